@@ -1,0 +1,101 @@
+"""What every loss shares: reduction, the gradient that goes with it, and the `Loss` wrapper.
+
+A loss is written once as a function returning `LossTerms` (its per-sample
+values and a thunk for the elementwise gradient of their sum); this module
+turns that into the value, `.grad` and `.value_and_grad`, so the reduction
+rule below is implemented in exactly one place.
+
+The reduction rule itself is documented in `losskit.reductions`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, ParamSpec
+
+from losskit._array import Array, Namespace, scalar
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """A loss before reduction.
+
+    per_sample:     loss of each sample, shape = the sample axes.
+    gradient:       computes d(sum of per_sample)/d(prediction), in class-last layout.
+    sample_weight:  per-sample weight whose sum is the "mean" denominator; None means N.
+    invalid:        per-sample mask that must come out NaN (only under JAX tracing).
+    class_axis:     where the class axis goes back to in the gradient; None for binary losses.
+    """
+
+    xp: Namespace
+    reduction: str
+    per_sample: Array
+    gradient: Callable[[], Array]
+    num_samples: int
+    sample_weight: Array | None = None
+    invalid: Array | None = None
+    class_axis: int | None = None
+
+    def _denominator(self) -> Array | float:
+        if self.sample_weight is None:
+            return float(self.num_samples)
+        xp = self.xp
+        total = xp.sum(self.sample_weight)
+        # All targets ignored: the summed loss is 0 too, so 0/1 gives the documented 0.
+        return xp.where(total == 0, scalar(1.0, total, xp), total)
+
+    def value(self) -> Array:
+        xp = self.xp
+        per_sample = self.per_sample
+        if self.invalid is not None:
+            per_sample = xp.where(self.invalid, scalar(float("nan"), per_sample, xp), per_sample)
+        if self.reduction == "none":
+            return per_sample
+        total = xp.sum(per_sample)
+        if self.reduction == "sum":
+            return total
+        return total / self._denominator()
+
+    def grad(self) -> Array:
+        xp = self.xp
+        g = self.gradient()
+        if self.invalid is not None:
+            mask = self.invalid if self.class_axis is None else self.invalid[..., None]
+            g = xp.where(mask, scalar(float("nan"), g, xp), g)
+        if self.reduction == "mean":
+            g = g / self._denominator()
+        if self.class_axis is not None and self.class_axis != len(g.shape) - 1:
+            g = xp.moveaxis(g, -1, self.class_axis)
+        return g
+
+
+class Loss(Generic[P]):
+    """A loss function together with its analytic gradient.
+
+    Call it for the loss value; ``.grad(...)`` returns the gradient with respect
+    to the first input and ``.value_and_grad(...)`` both, computed in one pass.
+    Both take exactly the loss's own arguments.
+    """
+
+    def __init__(self, terms: Callable[P, LossTerms]) -> None:
+        self._terms = terms
+        functools.update_wrapper(self, terms)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Array:
+        return self._terms(*args, **kwargs).value()
+
+    def grad(self, *args: P.args, **kwargs: P.kwargs) -> Array:
+        """Gradient of the loss with respect to its first input (of the sum for "none")."""
+        return self._terms(*args, **kwargs).grad()
+
+    def value_and_grad(self, *args: P.args, **kwargs: P.kwargs) -> tuple[Array, Array]:
+        """``(loss, grad)`` from one evaluation of the shared intermediates."""
+        terms = self._terms(*args, **kwargs)
+        return terms.value(), terms.grad()
+
+    def __repr__(self) -> str:
+        return f"<losskit loss {self._terms.__name__}>"
