@@ -123,10 +123,24 @@ def require_broadcastable(name: str, w: Array, y: Array, xp: Namespace) -> None:
 # ---------------------------------------------------------------- value checks
 
 
-def _label_error(label: int, num_classes: int, ignore_index: int | None) -> ValueError:
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    index = []
+    for n in reversed(shape):
+        index.append(flat % n)
+        flat //= n
+    return tuple(reversed(index))
+
+
+def _where(index: tuple[int, ...]) -> str:
+    return "" if not index else f" at index {index[0] if len(index) == 1 else index}"
+
+
+def _label_error(
+    label: int, index: tuple[int, ...], num_classes: int, ignore_index: int | None
+) -> ValueError:
     also = "" if ignore_index is None else f" (or equal ignore_index={ignore_index})"
     return ValueError(
-        f"label {label} is out of range for {num_classes} classes: "
+        f"label {label}{_where(index)} is out of range for {num_classes} classes: "
         f"labels must lie in [0, {num_classes - 1}]{also}"
     )
 
@@ -138,15 +152,33 @@ def _bad_labels(t: Any, num_classes: int, ignore_index: int | None) -> Any:
     return bad
 
 
+def _block_origin(block_info: dict[Any, Any] | None, ndim: int) -> tuple[int, ...]:
+    if not block_info or 0 not in block_info:
+        return (0,) * ndim
+    return tuple(start for start, _ in block_info[0]["array-location"])
+
+
+def _first_bad(bad: np.ndarray[Any, Any], block_info: dict[Any, Any] | None) -> tuple[int, ...]:
+    """Index (in the whole Dask array) of the first True of this chunk."""
+    local = _unravel(int(np.argmax(bad.reshape(-1))), bad.shape)
+    origin = _block_origin(block_info, bad.ndim)
+    return tuple(o + i for o, i in zip(origin, local, strict=True))
+
+
 def _check_label_block(
-    block: np.ndarray[Any, Any], num_classes: int, ignore_index: int | None
+    block: np.ndarray[Any, Any], num_classes: int, ignore_index: int | None,
+    block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray[Any, Any]:
     bad = _bad_labels(block, num_classes, ignore_index)
     if np.any(bad):
-        raise _label_error(
-            int(block.reshape(-1)[np.argmax(bad.reshape(-1))]), num_classes, ignore_index
-        )
+        label = int(block.reshape(-1)[np.argmax(bad.reshape(-1))])
+        raise _label_error(label, _first_bad(bad, block_info), num_classes, ignore_index)
     return block
+
+
+def _first_true(mask: Array, xp: Namespace) -> int:
+    """Flat index of the first True in an eager boolean array."""
+    return int(xp.argmax(xp.astype(xp.reshape(mask, (-1,)), xp.int32)))
 
 
 def checked_labels(
@@ -155,8 +187,9 @@ def checked_labels(
     """Validate labels in [0, C) (or == ignore_index).
 
     Returns the labels (on Dask, wrapped so that each chunk is checked when
-    computed) and, only under JAX tracing, a mask of invalid samples that the
-    caller turns into NaN.
+    computed: the error then names the first bad label of the first failing
+    chunk, which need not be the first overall) and, only under JAX tracing, a
+    mask of invalid samples that the caller turns into NaN.
     """
     if is_dask(t):
         checked = t.map_blocks(_check_label_block, num_classes, ignore_index, dtype=t.dtype)
@@ -165,22 +198,26 @@ def checked_labels(
     if not values_are_readable(t):
         return t, bad
     if bool(xp.any(bad)):
-        first = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
-        raise _label_error(int(xp.reshape(t, (-1,))[first]), num_classes, ignore_index)
+        first = _first_true(bad, xp)
+        label = int(xp.reshape(t, (-1,))[first])
+        raise _label_error(label, _unravel(first, shape_of(t)), num_classes, ignore_index)
     return t, None
 
 
-def _probability_error(value: float) -> ValueError:
+def _probability_error(value: float, index: tuple[int, ...]) -> ValueError:
     return ValueError(
-        f"y must hold probabilities in [0, 1], got {value!r}; for unnormalised scores "
-        "use softmax_cross_entropy or sigmoid_binary_cross_entropy"
+        f"y must hold probabilities in [0, 1], got {value!r}{_where(index)}; for "
+        "unnormalised scores use softmax_cross_entropy or sigmoid_binary_cross_entropy"
     )
 
 
-def _check_probability_block(block: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _check_probability_block(
+    block: np.ndarray[Any, Any], block_info: dict[Any, Any] | None = None
+) -> np.ndarray[Any, Any]:
     bad = (block < 0) | (block > 1)
     if np.any(bad):
-        raise _probability_error(float(block.reshape(-1)[np.argmax(bad.reshape(-1))]))
+        value = float(block.reshape(-1)[np.argmax(bad.reshape(-1))])
+        raise _probability_error(value, _first_bad(bad, block_info))
     return block
 
 
@@ -192,6 +229,6 @@ def checked_probabilities(y: Array, xp: Namespace) -> tuple[Array, Array | None]
     if not values_are_readable(y):
         return y, bad
     if bool(xp.any(bad)):
-        first = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
-        raise _probability_error(float(xp.reshape(y, (-1,))[first]))
+        first = _first_true(bad, xp)
+        raise _probability_error(float(xp.reshape(y, (-1,))[first]), _unravel(first, shape_of(y)))
     return y, None

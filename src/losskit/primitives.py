@@ -30,6 +30,10 @@ __all__ = [
 
 def _logsumexp(x: Array, axis: int, xp: Namespace) -> Array:
     """log Σ exp(x) along `axis`, keepdims; the max is subtracted so exp never overflows."""
+    if 0 in tuple(x.shape):
+        # No samples: nothing to reduce (and Dask's max refuses empty chunks).
+        shape = tuple(1 if i == axis % len(x.shape) else n for i, n in enumerate(x.shape))
+        return xp.zeros(shape, dtype=x.dtype, device=device_of(x))
     m = xp.max(x, axis=axis, keepdims=True)
     # A row of all -inf (or holding +inf) has a non-finite max; shifting by it would
     # turn -inf - -inf or inf - inf into NaN, so shift by 0 there and let IEEE decide.

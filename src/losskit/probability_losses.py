@@ -117,7 +117,8 @@ def cross_entropy_error(
     target = class_targets(y, t, axis, xp, weight=weight)
     num_samples = num_samples_of(y, axis)
     require_nonempty_for_mean(reduction, num_samples, y)
-    y, out_of_range = checked_probabilities(class_last(y, axis, xp), xp)
+    y, out_of_range = checked_probabilities(y, xp)
+    y = class_last(y, axis, xp)
 
     c = target.coefficients
     # Only terms with a non-zero target are evaluated: the others would be log(0)
@@ -130,7 +131,7 @@ def cross_entropy_error(
         return -(c / shifted)
 
     invalid = either(
-        target.invalid, None if out_of_range is None else xp.any(out_of_range, axis=-1)
+        target.invalid, None if out_of_range is None else xp.any(out_of_range, axis=axis)
     )
     return LossTerms(
         xp, reduction, per_sample, gradient, num_samples, target.sample_weight, invalid, axis
