@@ -71,7 +71,7 @@ def to_backend(backend: str, a: Any, *, chunks: int | None = None) -> Any:
 
         # Chunked along samples (the first axis), as SPEC §7 expects.
         rows = chunks or max(1, (a.shape[0] + 2) // 3) if a.ndim else None
-        return da.from_array(a, chunks=(rows,) + a.shape[1:] if a.ndim else ())
+        return da.from_array(a, chunks=(rows, *a.shape[1:]) if a.ndim else ())
     raise ValueError(backend)
 
 
@@ -101,7 +101,12 @@ def dtype_name(x: Any) -> str:
 
 
 def assert_close(
-    backend: str, actual: Any, expected: Any, *, dtype: str, rtol: float | None = None,
+    backend: str,
+    actual: Any,
+    expected: Any,
+    *,
+    dtype: str,
+    rtol: float | None = None,
     atol: float | None = None,
 ) -> None:
     """Values close to `expected` AND still a `backend` array of `dtype` and the right shape.

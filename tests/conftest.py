@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import pytest
-
 from backends import ALL_BACKENDS, configure, installed
 
 
 def _backend_params() -> list[object]:
     params = []
     for name in ALL_BACKENDS:
-        marks = [] if installed(name) else [
-            pytest.mark.skip(reason=f"backend {name} is not installed")
-        ]
+        marks = (
+            [] if installed(name) else [pytest.mark.skip(reason=f"backend {name} is not installed")]
+        )
         params.append(pytest.param(name, marks=marks, id=name))
     return params
 

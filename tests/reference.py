@@ -74,9 +74,7 @@ def softmax_cross_entropy_labels(
     return np.array(losses).reshape(shape), np.array(weights).reshape(shape)
 
 
-def softmax_cross_entropy_distribution(
-    z: Arr, t: Arr, *, weight: Arr | None, eps: float
-) -> Arr:
+def softmax_cross_entropy_distribution(z: Arr, t: Arr, *, weight: Arr | None, eps: float) -> Arr:
     """loss_n = −Σ_k w_k q_k log p_{n,k} with q = (1−ε)t + ε/C."""
     c = z.shape[-1]
     w = np.ones(c) if weight is None else np.asarray(weight, np.float64)
@@ -96,8 +94,7 @@ def binary_cross_entropy(p: Arr, t: Arr, delta: float, pos_weight: Arr | None = 
     """E = −[w₊ t log(p + δ) + (1 − t) log(1 − p + δ)] per element."""
     pw = np.broadcast_to(1.0 if pos_weight is None else pos_weight, p.shape).reshape(-1)
     out = []
-    for pn, tn, wn in zip(p.reshape(-1), np.asarray(t, np.float64).reshape(-1), pw,
-                          strict=True):
+    for pn, tn, wn in zip(p.reshape(-1), np.asarray(t, np.float64).reshape(-1), pw, strict=True):
         e = 0.0
         if tn != 0:
             e -= wn * tn * math.log(pn + delta)
@@ -115,8 +112,7 @@ def sigmoid_binary_cross_entropy(x: Arr, t: Arr, pos_weight: Arr | None = None) 
 
     pw = np.broadcast_to(1.0 if pos_weight is None else pos_weight, x.shape).reshape(-1)
     out = []
-    for xn, tn, wn in zip(x.reshape(-1), np.asarray(t, np.float64).reshape(-1), pw,
-                          strict=True):
+    for xn, tn, wn in zip(x.reshape(-1), np.asarray(t, np.float64).reshape(-1), pw, strict=True):
         out.append(-(wn * tn * log_sigmoid(xn) + (1 - tn) * log_sigmoid(-xn)))
     return np.array(out).reshape(x.shape)
 

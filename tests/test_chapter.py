@@ -23,8 +23,9 @@ def test_mean_squared_error_examples() -> None:
 def test_cross_entropy_error_examples() -> None:
     assert float(lk.cross_entropy_error(Y_RIGHT, T)) == 0.510825457099338
     assert float(lk.cross_entropy_error(Y_RIGHT, T)) == -np.log(0.6 + 1e-7)
-    assert float(lk.cross_entropy_error(Y_BOOK_WRONG, T)) == pytest.approx(2.302584092994546,
-                                                                          rel=1e-15)
+    assert float(lk.cross_entropy_error(Y_BOOK_WRONG, T)) == pytest.approx(
+        2.302584092994546, rel=1e-15
+    )
     # δ keeps log(0) finite: a zero probability at the target costs −log(1e-7).
     assert float(lk.cross_entropy_error(Y_WRONG, T)) == 16.11809565095832
     # Labels give the same numbers as one-hot rows.
@@ -41,6 +42,7 @@ def test_mini_batch_mean_is_independent_of_batch_size() -> None:
     one = float(lk.cross_entropy_error(Y_RIGHT, T))
     batch = lk.cross_entropy_error(np.tile(Y_RIGHT, (100, 1)), np.tile(T, (100, 1)))
     assert float(batch) == pytest.approx(one, rel=1e-14)
-    total = lk.cross_entropy_error(np.tile(Y_RIGHT, (100, 1)), np.tile(T, (100, 1)),
-                                   reduction="sum")
+    total = lk.cross_entropy_error(
+        np.tile(Y_RIGHT, (100, 1)), np.tile(T, (100, 1)), reduction="sum"
+    )
     assert float(total) == pytest.approx(100 * one, rel=1e-14)

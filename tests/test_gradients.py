@@ -8,10 +8,10 @@ from typing import Any
 import array_api_compat
 import numpy as np
 import pytest
-
-import losskit as lk
 from backends import assert_close, configure, installed, to_backend, to_numpy
 from test_against_reference import CASES, Case, _prepare
+
+import losskit as lk
 
 CASE_IDS = [c.id for c in CASES]
 
@@ -24,8 +24,14 @@ def test_analytic_gradient_matches_numerical_gradient(case: Case, reduction: str
     def f(x: Any) -> float:
         return float(np.sum(case.loss(x, t, reduction=reduction, **opts)))
 
-    result = lk.check_gradient(f, lambda x: case.loss.grad(x, t, reduction=reduction, **opts),
-                               pred, h=1e-6, rtol=1e-6, atol=1e-8)
+    result = lk.check_gradient(
+        f,
+        lambda x: case.loss.grad(x, t, reduction=reduction, **opts),
+        pred,
+        h=1e-6,
+        rtol=1e-6,
+        atol=1e-8,
+    )
     assert result.passed, str(result)
 
 
@@ -38,18 +44,26 @@ def test_check_gradient_names_the_worst_element() -> None:
         return g
 
     result = lk.check_gradient(lambda x: lk.softmax_cross_entropy(x, t), wrong_grad, z)
-    assert not result.passed and not result
+    assert not result.passed
+    assert not result
     assert result.worst_index == (1, 2)
     assert result.abs_error == pytest.approx(1e-3, rel=1e-3)
-    assert "FAILED" in str(result) and "(1, 2)" in str(result)
+    assert "FAILED" in str(result)
+    assert "(1, 2)" in str(result)
 
 
 def test_numerical_gradient_is_the_books_central_difference(backend: str) -> None:
     x = to_backend(backend, np.array([[3.0, 4.0], [-1.0, 0.5]]))
     xp = array_api_compat.array_namespace(x)
     grad = lk.numerical_gradient(lambda v: xp.sum(v * v), x)
-    assert_close(backend, grad, 2 * np.array([[3.0, 4.0], [-1.0, 0.5]]), dtype="float64",
-                 rtol=1e-8, atol=1e-8)
+    assert_close(
+        backend,
+        grad,
+        2 * np.array([[3.0, 4.0], [-1.0, 0.5]]),
+        dtype="float64",
+        rtol=1e-8,
+        atol=1e-8,
+    )
     np.testing.assert_array_equal(to_numpy(x), [[3.0, 4.0], [-1.0, 0.5]])  # x untouched
 
 
@@ -85,10 +99,10 @@ def test_jax_grad_and_jit_equal_analytic(case: Case, reduction: str) -> None:
 
     autodiff = jax.grad(lambda v: loss(v, t_j))(x)
     analytic = case.loss.grad(x, t_j, reduction=reduction, **options)
-    np.testing.assert_allclose(np.asarray(autodiff), np.asarray(analytic), rtol=1e-10,
-                               atol=1e-12)
+    np.testing.assert_allclose(np.asarray(autodiff), np.asarray(analytic), rtol=1e-10, atol=1e-12)
     jitted_value = jax.jit(loss)(x, t_j)
     np.testing.assert_allclose(np.asarray(jitted_value), np.asarray(loss(x, t_j)), rtol=1e-12)
     jitted_grad = jax.jit(functools.partial(case.loss.grad, reduction=reduction, **options))
-    np.testing.assert_allclose(np.asarray(jitted_grad(x, t_j)), np.asarray(analytic),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        np.asarray(jitted_grad(x, t_j)), np.asarray(analytic), rtol=1e-12, atol=1e-15
+    )

@@ -26,15 +26,26 @@ def _seed(*parts: object) -> int:
 
 def _combos() -> list[tuple[Any, ...]]:
     # weight × ignore_index × label_smoothing × reduction × labels/distributions
-    grid = itertools.product([False, True], [None, 0, 3], [0.0, 0.3, 1.0], REDUCTIONS,
-                             ["labels", "distribution"], ["float64", "float32"])
+    grid = itertools.product(
+        [False, True],
+        [None, 0, 3],
+        [0.0, 0.3, 1.0],
+        REDUCTIONS,
+        ["labels", "distribution"],
+        ["float64", "float32"],
+    )
     return [c for c in grid if not (c[4] == "distribution" and c[1] is not None)]
 
 
-@pytest.mark.parametrize(("use_weight", "ignore_index", "smoothing", "reduction", "kind", "dtype"),
-                         _combos())
+@pytest.mark.parametrize(
+    ("use_weight", "ignore_index", "smoothing", "reduction", "kind", "dtype"), _combos()
+)
 def test_softmax_cross_entropy_matches_torch(
-    use_weight: bool, ignore_index: int | None, smoothing: float, reduction: str, kind: str,
+    use_weight: bool,
+    ignore_index: int | None,
+    smoothing: float,
+    reduction: str,
+    kind: str,
     dtype: str,
 ) -> None:
     rng = np.random.default_rng(_seed(use_weight, ignore_index, smoothing, reduction, kind))
@@ -52,17 +63,26 @@ def test_softmax_cross_entropy_matches_torch(
     options: dict[str, Any] = {"label_smoothing": smoothing, "reduction": reduction}
     z = torch.tensor(logits, requires_grad=True)
     expected = F.cross_entropy(
-        z, torch.tensor(t), weight=None if weight is None else torch.tensor(weight),
-        ignore_index=-100 if ignore_index is None else ignore_index, **options)
+        z,
+        torch.tensor(t),
+        weight=None if weight is None else torch.tensor(weight),
+        ignore_index=-100 if ignore_index is None else ignore_index,
+        **options,
+    )
     expected.sum().backward()
     assert z.grad is not None
 
     value, grad = lk.softmax_cross_entropy.value_and_grad(
-        logits, t, weight=weight, ignore_index=ignore_index, **options)
+        logits, t, weight=weight, ignore_index=ignore_index, **options
+    )
 
     expected_value = expected.detach().numpy()
-    if kind == "labels" and reduction == "mean" and ignore_index is not None and np.all(
-            t == ignore_index):
+    if (
+        kind == "labels"
+        and reduction == "mean"
+        and ignore_index is not None
+        and np.all(t == ignore_index)
+    ):
         # The documented edge policy (SPEC §2.5): 0 where PyTorch gives NaN.
         assert np.isnan(expected_value)
         expected_value = np.zeros_like(expected_value)
@@ -70,7 +90,8 @@ def test_softmax_cross_entropy_matches_torch(
     rtol, atol = (1e-10, 1e-12) if dtype == "float64" else (2e-5, 2e-6)
     np.testing.assert_allclose(value, expected_value, rtol=rtol, atol=atol)
     np.testing.assert_allclose(grad, z.grad.numpy(), rtol=rtol, atol=atol)
-    assert value.dtype == logits.dtype and grad.dtype == logits.dtype
+    assert value.dtype == logits.dtype
+    assert grad.dtype == logits.dtype
 
 
 def test_softmax_cross_entropy_class_axis_1_matches_torch() -> None:
@@ -79,8 +100,9 @@ def test_softmax_cross_entropy_class_axis_1_matches_torch() -> None:
     z = torch.tensor(logits, requires_grad=True)
     F.cross_entropy(z, torch.tensor(t)).backward()
     value, grad = lk.softmax_cross_entropy.value_and_grad(logits, t, axis=1)
-    np.testing.assert_allclose(value, F.cross_entropy(torch.tensor(logits), torch.tensor(t)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        value, F.cross_entropy(torch.tensor(logits), torch.tensor(t)), rtol=1e-12
+    )
     np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
@@ -99,13 +121,17 @@ def test_sigmoid_binary_cross_entropy_matches_torch(
 
     z = torch.tensor(x, requires_grad=True)
     expected = F.binary_cross_entropy_with_logits(
-        z, torch.tensor(t, dtype=z.dtype), reduction=reduction,
-        pos_weight=None if pos_weight is None else torch.tensor(pos_weight))
+        z,
+        torch.tensor(t, dtype=z.dtype),
+        reduction=reduction,
+        pos_weight=None if pos_weight is None else torch.tensor(pos_weight),
+    )
     expected.sum().backward()
     assert z.grad is not None
 
     value, grad = lk.sigmoid_binary_cross_entropy.value_and_grad(
-        x, t, pos_weight=pos_weight, reduction=reduction)
+        x, t, pos_weight=pos_weight, reduction=reduction
+    )
     rtol, atol = (1e-10, 1e-12) if dtype == "float64" else (2e-5, 2e-6)
     np.testing.assert_allclose(value, expected.detach().numpy(), rtol=rtol, atol=atol)
     np.testing.assert_allclose(grad, z.grad.numpy(), rtol=rtol, atol=atol)
@@ -116,7 +142,8 @@ def test_extreme_logits_stay_finite_in_float32_like_torch() -> None:
     t = np.array([1, 2])
     value, grad = lk.softmax_cross_entropy.value_and_grad(logits, t)
     expected = F.cross_entropy(torch.tensor(logits), torch.tensor(t))
-    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    assert np.isfinite(value)
+    assert np.all(np.isfinite(grad))
     np.testing.assert_allclose(value, expected.numpy(), rtol=1e-6)
     x = np.array([1e4, -1e4, 1e4], dtype=np.float32)
     value = lk.sigmoid_binary_cross_entropy(x, np.array([0, 1, 1]))

@@ -166,7 +166,9 @@ def _first_bad(bad: np.ndarray[Any, Any], block_info: dict[Any, Any] | None) -> 
 
 
 def _check_label_block(
-    block: np.ndarray[Any, Any], num_classes: int, ignore_index: int | None,
+    block: np.ndarray[Any, Any],
+    num_classes: int,
+    ignore_index: int | None,
     block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray[Any, Any]:
     bad = _bad_labels(block, num_classes, ignore_index)

@@ -18,7 +18,7 @@ from losskit._checks import (
 )
 from losskit._loss import Loss, LossTerms
 from losskit._targets import binary_targets, class_targets
-from losskit.primitives import _logsumexp, _sigmoid, _softplus
+from losskit.primitives import _log_softmax, _sigmoid, _softplus
 
 __all__ = ["sigmoid_binary_cross_entropy", "softmax_cross_entropy"]
 
@@ -62,7 +62,7 @@ def softmax_cross_entropy(
     >>> import numpy as np
     >>> logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
     >>> round(float(softmax_cross_entropy(logits, np.array([0, 1]))), 6)
-    0.302307
+    0.31854
     """
     xp = get_namespace(logits, t, weight, xp=xp)
     require_floating("logits", logits, xp)
@@ -83,7 +83,7 @@ def softmax_cross_entropy(
 
     z = class_last(logits, axis, xp)
     c = target.coefficients
-    log_p = z - _logsumexp(z, -1, xp)
+    log_p = _log_softmax(z, -1, xp)
     # 0 · (-inf) would be NaN; a class the target gives no weight contributes 0.
     per_sample = -xp.sum(c * xp.where(c != 0, log_p, scalar(0.0, log_p, xp)), axis=-1)
 
@@ -123,7 +123,7 @@ def sigmoid_binary_cross_entropy(
 
     >>> import numpy as np
     >>> round(float(sigmoid_binary_cross_entropy(np.array([2.0, -1.0]), np.array([1, 0]))), 6)
-    0.220185
+    0.220095
     """
     xp = get_namespace(logits, t, pos_weight, xp=xp)
     require_floating("logits", logits, xp)

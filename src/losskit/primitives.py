@@ -28,17 +28,35 @@ __all__ = [
 ]
 
 
-def _logsumexp(x: Array, axis: int, xp: Namespace) -> Array:
-    """log Σ exp(x) along `axis`, keepdims; the max is subtracted so exp never overflows."""
-    if 0 in tuple(x.shape):
-        # No samples: nothing to reduce (and Dask's max refuses empty chunks).
-        shape = tuple(1 if i == axis % len(x.shape) else n for i, n in enumerate(x.shape))
-        return xp.zeros(shape, dtype=x.dtype, device=device_of(x))
+def _stable_shift(x: Array, axis: int, xp: Namespace) -> tuple[Array, Array]:
+    """x minus its max along `axis` (keepdims), so that exp never overflows."""
     m = xp.max(x, axis=axis, keepdims=True)
     # A row of all -inf (or holding +inf) has a non-finite max; shifting by it would
     # turn -inf - -inf or inf - inf into NaN, so shift by 0 there and let IEEE decide.
     m = xp.where(xp.isfinite(m), m, scalar(0.0, m, xp))
-    return m + xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True))
+    return x - m, m
+
+
+def _has_no_samples(x: Array) -> bool:
+    return 0 in tuple(x.shape)
+
+
+def _logsumexp(x: Array, axis: int, xp: Namespace) -> Array:
+    """log Σ exp(x) along `axis`, keepdims."""
+    if _has_no_samples(x):
+        # Nothing to reduce (and Dask's max refuses empty chunks).
+        return xp.sum(x, axis=axis, keepdims=True)
+    shifted, m = _stable_shift(x, axis, xp)
+    return m + xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax(x: Array, axis: int, xp: Namespace) -> Array:
+    # (x - m) - log Σ exp(x - m), not x - logsumexp(x): for large |x| in float32 the
+    # latter subtracts two big, nearly equal numbers and loses the small difference.
+    if _has_no_samples(x):
+        return x
+    shifted, _ = _stable_shift(x, axis, xp)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
 
 def _softplus(x: Array, xp: Namespace) -> Array:
@@ -74,7 +92,7 @@ def log_softmax(x: Array, /, *, axis: int = -1, xp: Namespace | None = None) -> 
     xp = get_namespace(x, xp=xp)
     require_floating("x", x, xp)
     axis = normalize_axis(axis, x)
-    return x - _logsumexp(x, axis, xp)
+    return _log_softmax(x, axis, xp)
 
 
 def softmax(x: Array, /, *, axis: int = -1, xp: Namespace | None = None) -> Array:
@@ -82,12 +100,15 @@ def softmax(x: Array, /, *, axis: int = -1, xp: Namespace | None = None) -> Arra
 
     >>> import numpy as np
     >>> softmax(np.array([0.3, 2.9, 4.0])).round(4)
-    array([0.0182, 0.2451, 0.7367])
+    array([0.0182, 0.2452, 0.7366])
     """
     xp = get_namespace(x, xp=xp)
     require_floating("x", x, xp)
     axis = normalize_axis(axis, x)
-    return xp.exp(x - _logsumexp(x, axis, xp))
+    if _has_no_samples(x):
+        return x
+    e = xp.exp(_stable_shift(x, axis, xp)[0])
+    return e / xp.sum(e, axis=axis, keepdims=True)
 
 
 def sigmoid(x: Array, /, *, xp: Namespace | None = None) -> Array:
