@@ -106,3 +106,39 @@ def test_jax_grad_and_jit_equal_analytic(case: Case, reduction: str) -> None:
     np.testing.assert_allclose(
         np.asarray(jitted_grad(x, t_j)), np.asarray(analytic), rtol=1e-12, atol=1e-15
     )
+
+
+@pytest.mark.skipif(not installed("jax"), reason="backend jax is not installed")
+def test_jax_default_32_bit_mode_works_without_warnings() -> None:
+    """The suite enables jax_enable_x64 for float64 tests; users usually do not."""
+    import subprocess
+    import sys
+
+    code = """
+import warnings; warnings.simplefilter("error")
+import jax, jax.numpy as jnp, numpy as np, losskit as lk
+z = jnp.asarray(np.linspace(-3, 3, 12, dtype=np.float32).reshape(4, 3))
+t = jnp.asarray([0, 1, 2, 1])
+v, g = lk.softmax_cross_entropy.value_and_grad(z, t, label_smoothing=0.1)
+auto = jax.grad(lambda u: lk.softmax_cross_entropy(u, t, label_smoothing=0.1))(z)
+assert v.dtype == g.dtype == jnp.float32
+assert float(jnp.max(jnp.abs(auto - g))) < 1e-6
+assert lk.one_hot(t, 3).dtype == jnp.float32
+assert float(jax.jit(lk.softmax_cross_entropy)(z, t)) == float(lk.softmax_cross_entropy(z, t))
+print("ok")
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_losses_show_their_real_signature() -> None:
+    import inspect
+
+    sig = inspect.signature(lk.softmax_cross_entropy)
+    assert list(sig.parameters)[:2] == ["logits", "t"]
+    assert sig.parameters["label_smoothing"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert sig.return_annotation == "Array"
+    assert lk.softmax_cross_entropy.__doc__ and "log-sum-exp" in lk.softmax_cross_entropy.__doc__

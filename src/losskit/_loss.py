@@ -11,6 +11,7 @@ The reduction rule itself is documented in `losskit.reductions`.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, ParamSpec
@@ -84,6 +85,8 @@ class Loss(Generic[P]):
     def __init__(self, terms: Callable[P, LossTerms]) -> None:
         self._terms = terms
         functools.update_wrapper(self, terms)
+        # help() and IDEs should show what a call returns (an array), not the internal terms.
+        self.__signature__ = inspect.signature(terms).replace(return_annotation="Array")
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Array:
         return self._terms(*args, **kwargs).value()
