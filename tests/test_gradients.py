@@ -141,4 +141,5 @@ def test_losses_show_their_real_signature() -> None:
     assert list(sig.parameters)[:2] == ["logits", "t"]
     assert sig.parameters["label_smoothing"].kind is inspect.Parameter.KEYWORD_ONLY
     assert sig.return_annotation == "Array"
-    assert lk.softmax_cross_entropy.__doc__ and "log-sum-exp" in lk.softmax_cross_entropy.__doc__
+    assert lk.softmax_cross_entropy.__doc__
+    assert "log-sum-exp" in lk.softmax_cross_entropy.__doc__

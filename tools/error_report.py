@@ -17,9 +17,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import reference as ref  # noqa: E402
-from backends import ALL_BACKENDS, configure, installed, to_backend, to_numpy  # noqa: E402
-from test_against_reference import CASES, _on_backend, _prepare, _reference_value  # noqa: E402
+import reference as ref
+from backends import ALL_BACKENDS, configure, installed, to_backend, to_numpy
+from test_against_reference import CASES, _on_backend, _prepare, _reference_value
 
 
 def rel_error(got: Any, expected: Any) -> float:
@@ -49,7 +49,10 @@ def against_reference() -> None:
                         expected_cache[key] = (
                             _reference_value(case, p64, t, opts, reduction),
                             ref.central_difference(
-                                lambda p, r=r: float(_reference_value(case, p, t, opts, r)), p64
+                                lambda p, c=case, t=t, o=opts, r=r: float(
+                                    _reference_value(c, p, t, o, r)
+                                ),
+                                p64,
                             ),
                         )
                     value, grad = case.loss.value_and_grad(
