@@ -40,9 +40,11 @@ NAMES = ("sample", "mnist", "fashion-mnist")
 
 Split = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
 
+
 def sample_dir() -> Path:
     """The folder of the bundled MNIST sample (10,000 training and 2,000 test images)."""
     return Path(str(resources.files("losskit.datasets") / "sample"))
+
 
 def _folder(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
     if name == "sample":
@@ -50,6 +52,7 @@ def _folder(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
     if data_dir is not None:
         return Path(data_dir)
     return cache_dir() / name
+
 
 def load_dataset(
     name: str,
@@ -91,28 +94,48 @@ def load_dataset(
         splits.append((x, t))
     return splits[0], splits[1]
 
+
 def _find(folder: Path, stem: str, name: str) -> Path:
     for candidate in (folder / f"{stem}.gz", folder / stem):
         if candidate.is_file():
             return candidate
     hint = (
         f"run `losskit data download {name}`, pass data_dir=, or use the bundled sample"
-        if name != "sample" else "the package installation is incomplete"
+        if name != "sample"
+        else "the package installation is incomplete"
     )
     raise FileNotFoundError(f"{stem}(.gz) not found in {folder}: {hint}")
 
+
 def load_mnist(
-    *, data_dir: str | os.PathLike[str] | None = None, normalize: bool = True,
-    flatten: bool = True, one_hot_label: bool = False,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
 ) -> tuple[Split, Split]:
     """The full MNIST (60,000 + 10,000) from `data_dir` or the cache; see `load_dataset`."""
-    return load_dataset("mnist", data_dir=data_dir, normalize=normalize, flatten=flatten,
-                        one_hot_label=one_hot_label)
+    return load_dataset(
+        "mnist",
+        data_dir=data_dir,
+        normalize=normalize,
+        flatten=flatten,
+        one_hot_label=one_hot_label,
+    )
+
 
 def load_fashion_mnist(
-    *, data_dir: str | os.PathLike[str] | None = None, normalize: bool = True,
-    flatten: bool = True, one_hot_label: bool = False,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
 ) -> tuple[Split, Split]:
     """Fashion-MNIST from `data_dir` or the cache; see `load_dataset`."""
-    return load_dataset("fashion-mnist", data_dir=data_dir, normalize=normalize,
-                        flatten=flatten, one_hot_label=one_hot_label)
+    return load_dataset(
+        "fashion-mnist",
+        data_dir=data_dir,
+        normalize=normalize,
+        flatten=flatten,
+        one_hot_label=one_hot_label,
+    )

@@ -53,8 +53,9 @@ def _read_exactly(stream: IO[bytes], n: int, path: Path, what: str) -> bytes:
     return b"".join(parts)
 
 
-def read_idx(path: str | os.PathLike[str], /, *, max_bytes: int = DEFAULT_MAX_BYTES
-             ) -> np.ndarray[Any, Any]:
+def read_idx(
+    path: str | os.PathLike[str], /, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> np.ndarray[Any, Any]:
     """Read an IDX file (gzip-compressed or raw) into a NumPy array of native byte order.
 
     The header is ``0x00 0x00 <type code> <ndim>`` followed by ndim big-endian
@@ -85,8 +86,9 @@ def _parse(stream: IO[bytes], path: Path, max_bytes: int) -> np.ndarray[Any, Any
         raise ValueError(f"{path}: unknown IDX type code 0x{code:02X} (known: {known})")
     if ndim == 0:
         raise ValueError(f"{path}: IDX header declares 0 dimensions")
-    dims = tuple(int(d) for d in np.frombuffer(_read_exactly(stream, 4 * ndim, path, "header"),
-                                               dtype=">u4"))
+    dims = tuple(
+        int(d) for d in np.frombuffer(_read_exactly(stream, 4 * ndim, path, "header"), dtype=">u4")
+    )
     dtype = np.dtype(_DTYPES[code])
     nbytes = math.prod(dims) * dtype.itemsize
     if nbytes > max_bytes:

@@ -1,0 +1,3 @@
+from losskit.cli import main
+
+raise SystemExit(main())
