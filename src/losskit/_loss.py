@@ -27,6 +27,8 @@ class LossTerms:
 
     per_sample:     loss of each sample, shape = the sample axes.
     gradient:       computes d(sum of per_sample)/d(prediction), in class-last layout.
+    fused:          alternative to both for fast paths: fused(with_grad) returns
+                    (per_sample, gradient or None) from one pass over the data.
     sample_weight:  per-sample weight whose sum is the "mean" denominator; None means N.
     invalid:        per-sample mask that must come out NaN (only under JAX tracing).
     class_axis:     where the class axis goes back to in the gradient; None for binary losses.
@@ -34,12 +36,19 @@ class LossTerms:
 
     xp: Namespace
     reduction: str
-    per_sample: Array
-    gradient: Callable[[], Array]
     num_samples: int
+    per_sample: Array | None = None
+    gradient: Callable[[], Array] | None = None
+    fused: Callable[[bool], tuple[Array, Array | None]] | None = None
     sample_weight: Array | None = None
     invalid: Array | None = None
     class_axis: int | None = None
+
+    def _parts(self, with_grad: bool) -> tuple[Array, Array | None]:
+        if self.fused is not None:
+            return self.fused(with_grad)
+        assert self.gradient is not None
+        return self.per_sample, self.gradient() if with_grad else None
 
     def _denominator(self) -> Array | float:
         if self.sample_weight is None:
@@ -49,9 +58,8 @@ class LossTerms:
         # All targets ignored: the summed loss is 0 too, so 0/1 gives the documented 0.
         return xp.where(total == 0, scalar(1.0, total, xp), total)
 
-    def value(self) -> Array:
+    def _reduce(self, per_sample: Array) -> Array:
         xp = self.xp
-        per_sample = self.per_sample
         if self.invalid is not None:
             per_sample = xp.where(self.invalid, scalar(float("nan"), per_sample, xp), per_sample)
         if self.reduction == "none":
@@ -61,9 +69,8 @@ class LossTerms:
             return total
         return total / self._denominator()
 
-    def grad(self) -> Array:
+    def _scale(self, g: Array) -> Array:
         xp = self.xp
-        g = self.gradient()
         if self.invalid is not None:
             mask = self.invalid if self.class_axis is None else self.invalid[..., None]
             g = xp.where(mask, scalar(float("nan"), g, xp), g)
@@ -72,6 +79,16 @@ class LossTerms:
         if self.class_axis is not None and self.class_axis != len(g.shape) - 1:
             g = xp.moveaxis(g, -1, self.class_axis)
         return g
+
+    def value(self) -> Array:
+        return self._reduce(self._parts(False)[0])
+
+    def grad(self) -> Array:
+        return self._scale(self._parts(True)[1])
+
+    def value_and_grad(self) -> tuple[Array, Array]:
+        per_sample, g = self._parts(True)
+        return self._reduce(per_sample), self._scale(g)
 
 
 class Loss(Generic[P]):
@@ -97,8 +114,7 @@ class Loss(Generic[P]):
 
     def value_and_grad(self, *args: P.args, **kwargs: P.kwargs) -> tuple[Array, Array]:
         """``(loss, grad)`` from one evaluation of the shared intermediates."""
-        terms = self._terms(*args, **kwargs)
-        return terms.value(), terms.grad()
+        return self._terms(*args, **kwargs).value_and_grad()
 
     def __repr__(self) -> str:
         return f"<losskit loss {self._terms.__name__}>"

@@ -144,7 +144,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
     # download
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
-    folder = Path(args.data_dir) if args.data_dir else None
+    destination = Path(args.data_dir) if args.data_dir else None
     with Progress(
         *Progress.get_default_columns(),
         DownloadColumn(),
@@ -162,7 +162,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
         try:
             target = download(
                 args.name,
-                folder=folder,
+                folder=destination,
                 mirrors=args.mirror or None,
                 timeout=args.timeout,
                 progress=report,

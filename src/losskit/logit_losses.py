@@ -7,12 +7,15 @@ their sum in closed form; `losskit._loss.Loss` adds reduction, ``.grad`` and
 
 from __future__ import annotations
 
+from losskit import _kernels
 from losskit._array import Array, Namespace, class_last, get_namespace, num_samples_of, scalar
 from losskit._checks import (
     Reduction,
+    checked_labels,
     normalize_axis,
     require_floating,
     require_fraction,
+    require_label_shape,
     require_nonempty_for_mean,
     require_reduction,
 )
@@ -69,6 +72,10 @@ def softmax_cross_entropy(
     require_reduction(reduction)
     require_fraction("label_smoothing", label_smoothing)
     axis = normalize_axis(axis, logits)
+    if _kernels.softmax_cross_entropy_applies(
+        logits, t, axis, weight, ignore_index, label_smoothing
+    ):
+        return _fused_softmax_cross_entropy(logits, t, reduction, xp)
     target = class_targets(
         logits,
         t,
@@ -91,8 +98,31 @@ def softmax_cross_entropy(
         return xp.sum(c, axis=-1, keepdims=True) * xp.exp(log_p) - c
 
     return LossTerms(
-        xp, reduction, per_sample, gradient, num_samples, target.sample_weight, target.invalid, axis
+        xp,
+        reduction,
+        num_samples,
+        per_sample,
+        gradient,
+        sample_weight=target.sample_weight,
+        invalid=target.invalid,
+        class_axis=axis,
     )
+
+
+def _fused_softmax_cross_entropy(
+    logits: Array, t: Array, reduction: str, xp: Namespace
+) -> LossTerms:
+    """NumPy fast path: one kernel pass, same numbers as the generic code above."""
+    require_label_shape(t, logits, 1)
+    require_nonempty_for_mean(reduction, logits.shape[0], logits)
+
+    def fused(with_grad: bool) -> tuple[Array, Array | None]:
+        per_sample, grad, bad = _kernels.softmax_cross_entropy(logits, t, with_grad=with_grad)
+        if bad >= 0:  # the kernel found it in its pass; the shared check words the error
+            checked_labels(t, logits.shape[1], None, xp)
+        return per_sample, grad
+
+    return LossTerms(xp, reduction, logits.shape[0], fused=fused, class_axis=1)
 
 
 @Loss
@@ -146,4 +176,4 @@ def sigmoid_binary_cross_entropy(
             d_positive = target.pos_weight * d_positive
         return (1.0 - t) * _sigmoid(x, xp) - d_positive
 
-    return LossTerms(xp, reduction, per_element, gradient, num_samples, invalid=target.invalid)
+    return LossTerms(xp, reduction, num_samples, per_element, gradient, invalid=target.invalid)

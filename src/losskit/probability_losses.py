@@ -68,7 +68,7 @@ def mean_squared_error(
         return diff
 
     return LossTerms(
-        xp, reduction, per_sample, gradient, num_samples, invalid=target.invalid, class_axis=axis
+        xp, reduction, num_samples, per_sample, gradient, invalid=target.invalid, class_axis=axis
     )
 
 
@@ -134,7 +134,14 @@ def cross_entropy_error(
         target.invalid, None if out_of_range is None else xp.any(out_of_range, axis=axis)
     )
     return LossTerms(
-        xp, reduction, per_sample, gradient, num_samples, target.sample_weight, invalid, axis
+        xp,
+        reduction,
+        num_samples,
+        per_sample,
+        gradient,
+        sample_weight=target.sample_weight,
+        invalid=invalid,
+        class_axis=axis,
     )
 
 
@@ -196,8 +203,8 @@ def binary_cross_entropy(
     return LossTerms(
         xp,
         reduction,
+        num_samples,
         per_element,
         gradient,
-        num_samples,
         invalid=either(target.invalid, out_of_range),
     )

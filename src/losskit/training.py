@@ -25,7 +25,7 @@ from losskit.batching import sample_batch
 from losskit.datasets import load_dataset
 from losskit.network import PARAM_NAMES, Activation, LossName, TwoLayerNet
 
-__all__ = ["NonFiniteLossError", "TrainConfig", "TrainResult", "train"]
+__all__ = ["NonFiniteLossError", "TrainConfig", "TrainResult", "minibatch_gradient", "train"]
 
 CHECKPOINT = "checkpoint.npz"
 HISTORY_JSON = "history.json"
@@ -99,12 +99,12 @@ def save_checkpoint(path: Path, state: TrainState, config: TrainConfig) -> None:
     }
     buffer = io.BytesIO()
     # Plain arrays and a JSON string: np.load(allow_pickle=False) reads it back safely.
-    np.savez(
-        buffer,
-        meta=np.array(json.dumps(meta)),
-        losses=np.asarray(state.losses),
+    arrays: dict[str, Any] = {
+        "meta": np.array(json.dumps(meta)),
+        "losses": np.asarray(state.losses),
         **state.network.params,
-    )
+    }
+    np.savez(buffer, **arrays)
     with atomic_open(path) as f:
         f.write(buffer.getvalue())
 
@@ -146,6 +146,18 @@ def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
     atomic_write(out_dir / HISTORY_CSV, ("\n".join(lines) + "\n").encode())
 
 
+def minibatch_gradient(
+    net: TwoLayerNet,
+    x: np.ndarray[Any, Any],
+    t: np.ndarray[Any, Any],
+    batch_size: int,
+    rng: np.random.Generator,
+) -> tuple[float, dict[str, np.ndarray[Any, Any]]]:
+    """One step's work: draw a mini-batch (the chapter's way) and backpropagate its loss."""
+    batch = sample_batch(len(x), batch_size, rng=rng, replace=batch_size > len(x))
+    return net.loss_and_gradient(x[batch], t[batch])
+
+
 def train(
     config: TrainConfig,
     out_dir: str | Path,
@@ -184,8 +196,7 @@ def train(
             return TrainResult(
                 "interrupted", state.iteration, state.history, state.losses, out, net
             )
-        batch = sample_batch(n, config.batch_size, rng=state.rng, replace=config.batch_size > n)
-        loss, grads = net.loss_and_gradient(x_train[batch], t_train[batch])
+        loss, grads = minibatch_gradient(net, x_train, t_train, config.batch_size, state.rng)
         if not math.isfinite(loss):
             last = state.history[-1]["iteration"] if state.history else 0
             raise NonFiniteLossError(

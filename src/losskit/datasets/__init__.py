@@ -62,7 +62,7 @@ def load_dataset(
     flatten: bool = True,
     one_hot_label: bool = False,
 ) -> tuple[Split, Split]:
-    """Load ``"sample"``, ``"mnist"`` or ``"fashion-mnist"`` as ((x_train, t_train), (x_test, t_test)).
+    """Load a data set as ``((x_train, t_train), (x_test, t_test))``, like the book's load_mnist.
 
     Args:
         name: which data set; ``"sample"`` is the bundled MNIST subset.

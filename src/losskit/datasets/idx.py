@@ -12,7 +12,7 @@ import math
 import os
 import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
-def _read_exactly(stream: IO[bytes], n: int, path: Path, what: str) -> bytes:
+def _read_exactly(stream: Any, n: int, path: Path, what: str) -> bytes:
     """Read n bytes in chunks, so a lying header cannot make us allocate more than exists."""
     parts: list[bytes] = []
     got = 0
@@ -74,7 +74,7 @@ def read_idx(
         raise ValueError(f"{path}: corrupt or unreadable IDX file ({exc})") from None
 
 
-def _parse(stream: IO[bytes], path: Path, max_bytes: int) -> np.ndarray[Any, Any]:
+def _parse(stream: Any, path: Path, max_bytes: int) -> np.ndarray[Any, Any]:
     magic = _read_exactly(stream, 4, path, "header")
     if magic[0] != 0 or magic[1] != 0:
         raise ValueError(

@@ -29,6 +29,11 @@ FILE_NAMES = (
 )
 
 
+def _sha256_sums(text: str) -> dict[str, str]:
+    """Parse `sha256sum` output ("<digest>  <file name>" lines)."""
+    return {name: digest for digest, name in (line.split() for line in text.strip().splitlines())}
+
+
 @dataclass(frozen=True)
 class DataSource:
     name: str
@@ -42,12 +47,14 @@ DATASETS: dict[str, DataSource] = {
     "mnist": DataSource(
         "mnist",
         "MNIST handwritten digits (LeCun, Cortes, Burges)",
-        {
-            "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-            "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-            "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-            "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-        },
+        _sha256_sums(
+            """
+            440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609  train-images-idx3-ubyte.gz
+            3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c  train-labels-idx1-ubyte.gz
+            8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6  t10k-images-idx3-ubyte.gz
+            f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6  t10k-labels-idx1-ubyte.gz
+            """
+        ),
         # The mirrors torchvision and TensorFlow's loaders use.
         (
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -58,12 +65,14 @@ DATASETS: dict[str, DataSource] = {
     "fashion-mnist": DataSource(
         "fashion-mnist",
         "Fashion-MNIST (Zalando Research)",
-        {
-            "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-            "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-            "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-            "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-        },
+        _sha256_sums(
+            """
+            3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84  train-images-idx3-ubyte.gz
+            a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845  train-labels-idx1-ubyte.gz
+            346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073  t10k-images-idx3-ubyte.gz
+            67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5  t10k-labels-idx1-ubyte.gz
+            """
+        ),
         ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         "MIT",
     ),
@@ -121,7 +130,7 @@ def _fetch(
     url: str, destination: Path, expected_sha256: str, timeout: float, progress: Progress | None
 ) -> None:
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http(s) only)
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         total = response.headers.get("Content-Length")
         total_bytes = int(total) if total and total.isdigit() else None
         done = 0
