@@ -128,8 +128,8 @@ def main() -> None:
     times: dict[str, list[float]] = {"book-style NumPy": [], "losskit": []}
     for r in range(args.rounds):
         for label, run in (
-            ("book-style NumPy", lambda: book_loop(x64, t_one_hot, args.iters, r)),
-            ("losskit", lambda: losskit_loop(x, t, args.iters, r)),
+            ("book-style NumPy", lambda r=r: book_loop(x64, t_one_hot, args.iters, r)),
+            ("losskit", lambda r=r: losskit_loop(x, t, args.iters, r)),
         ):
             start = time.perf_counter()
             run()

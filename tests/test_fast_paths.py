@@ -37,7 +37,8 @@ def test_fused_equals_generic(dtype: type, reduction: str, scale: float) -> None
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-15}
     np.testing.assert_allclose(value, ref_value, **tol)
     np.testing.assert_allclose(grad, ref_grad, **tol)
-    assert value.dtype == dtype and grad.dtype == dtype
+    assert value.dtype == dtype
+    assert grad.dtype == dtype
     np.testing.assert_array_equal(lk.softmax_cross_entropy(z, t, reduction=reduction), value)
 
 
@@ -57,7 +58,9 @@ def test_fused_handles_infinities_and_nan_like_generic() -> None:
         ref_value, ref_grad = generic(z, t, "none")
     np.testing.assert_allclose(value, ref_value, rtol=1e-12)  # NaN == NaN and inf == inf here
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-15)
-    assert np.isnan(value[1]) and np.isinf(value[2]) and np.isnan(value[3])
+    assert np.isnan(value[1])
+    assert np.isinf(value[2])
+    assert np.isnan(value[3])
 
 
 def test_fused_reports_bad_labels_like_generic() -> None:
