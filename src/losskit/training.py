@@ -196,13 +196,20 @@ def train(
             return TrainResult(
                 "interrupted", state.iteration, state.history, state.losses, out, net
             )
-        loss, grads = minibatch_gradient(net, x_train, t_train, config.batch_size, state.rng)
+        # A diverging run overflows long before it stops; the explicit finiteness check
+        # below reports that clearly, so NumPy's overflow warnings would only be noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, grads = minibatch_gradient(net, x_train, t_train, config.batch_size, state.rng)
         if not math.isfinite(loss):
-            last = state.history[-1]["iteration"] if state.history else 0
+            kept = (
+                f"the last good checkpoint (iteration {state.history[-1]['iteration']}) is "
+                f"kept in {checkpoint}"
+                if state.history
+                else "no checkpoint had been written yet"
+            )
             raise NonFiniteLossError(
                 f"the loss became {loss} at iteration {state.iteration + 1} (learning rate "
-                f"{config.lr} too high?); stopped. The last good checkpoint (iteration "
-                f"{last}) is kept in {checkpoint}"
+                f"{config.lr} too high?); training stopped and {kept}"
             )
         net.sgd_step(grads, config.lr)
         state.iteration += 1
