@@ -62,15 +62,15 @@ def test_corrupt_gzip_is_a_value_error(tmp_path: Path) -> None:
     good = gzip.compress(_raw(0x08, (100,), bytes(range(100))))
     path = tmp_path / "bad.gz"
     path.write_bytes(good[:20] + b"\xff" * 10 + good[30:])
-    with pytest.raises(ValueError, match="bad.gz"):
+    with pytest.raises(ValueError, match=r"bad\.gz"):
         read_idx(path)
     path.write_bytes(good[: len(good) // 2])  # cut mid-stream
-    with pytest.raises(ValueError, match="bad.gz"):
+    with pytest.raises(ValueError, match=r"bad\.gz"):
         read_idx(path)
 
 
 def test_missing_file_is_file_not_found(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.idx"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.idx"):
         read_idx(tmp_path / "nope.idx")
 
 
@@ -143,7 +143,7 @@ def test_cache_dir_follows_losskit_data(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data not present")
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
 def test_full_data_sets_load_from_a_folder(name: str) -> None:
-    (x, t), (xt, tt) = load_dataset(name, data_dir=SHARED / name)
+    (x, _), (xt, tt) = load_dataset(name, data_dir=SHARED / name)
     assert x.shape == (60_000, 784) and xt.shape == (10_000, 784)
     assert np.bincount(tt).tolist()[:2] == ([980, 1135] if name == "mnist" else [1000, 1000])
 

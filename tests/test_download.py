@@ -27,7 +27,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves shared/data/mnist under /good/, a corrupted copy under /corrupt/,
     a connection that drops half-way under /drop/, and 404 elsewhere."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         mode, _, name = self.path.strip("/").partition("/")
         path = SHARED / "mnist" / name
         if mode not in ("good", "corrupt", "drop") or not path.is_file():
