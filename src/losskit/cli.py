@@ -120,6 +120,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ tour and explain
+
+
+def _cmd_tour(args: argparse.Namespace) -> int:
+    from losskit.tour import run_explain, run_tour
+
+    console = _console()
+
+    def emit(text: str) -> None:
+        # The paragraphs carry their own line breaks and brackets: no markup, no re-wrapping.
+        console.print(text, markup=False, soft_wrap=True)
+
+    if args.command == "tour":
+        run_tour(args.out, lang=args.lang, emit=emit)
+    else:
+        run_explain(args.topic, args.out, lang=args.lang, emit=emit)
+    return 0
+
+
 # ------------------------------------------------------------------ data
 
 
@@ -185,6 +204,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"losskit {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tour = commands.add_parser(
+        "tour",
+        help="the chapter end to end: numbers, a mini-batch, training, the why",
+        description="Runs chapter 4.2 on the bundled MNIST sample, offline, in seconds: the "
+        "chapter's numbers, one mini-batch draw, a short training run, and every "
+        "explanation of why networks minimise a loss and not accuracy, with figures.",
+    )
+    tour.add_argument(
+        "--out",
+        type=Path,
+        default=Path("losskit-tour"),
+        help="folder for the figures (default ./losskit-tour)",
+    )
+    tour.add_argument(
+        "--lang",
+        choices=["en", "zh"],
+        default="en",
+        help="language of the text: English or Chinese (中文)",
+    )
+    tour.set_defaults(run=_cmd_tour)
+
+    explain = commands.add_parser(
+        "explain",
+        help="one experiment of the tour, with its numbers and figure",
+        description="accuracy-vs-loss: accuracy is a staircase, the loss is smooth. "
+        "step-vs-sigmoid: the activations and their derivatives. delta: what δ = 1e-7 does. "
+        "mse-vs-cross-entropy: which loss learns faster, and why. minibatch: how well a "
+        "random batch estimates the loss over all data.",
+    )
+    explain.add_argument(
+        "topic",
+        choices=[
+            "accuracy-vs-loss",
+            "step-vs-sigmoid",
+            "delta",
+            "mse-vs-cross-entropy",
+            "minibatch",
+        ],
+    )
+    explain.add_argument(
+        "--out",
+        type=Path,
+        default=Path("losskit-explain"),
+        help="folder for the figure (default ./losskit-explain)",
+    )
+    explain.add_argument("--lang", choices=["en", "zh"], default="en")
+    explain.set_defaults(run=_cmd_tour)
 
     train = commands.add_parser(
         "train",
