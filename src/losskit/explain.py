@@ -301,7 +301,7 @@ def figure_mse_vs_cross_entropy(r: MseVsCrossEntropy, path: str | Path) -> Path:
         xticks=k,
         title=f"confidently wrong (says 2, answer {r.answer}): gradients",
     )
-    a.legend()
+    a.legend(loc="upper right", fontsize="small")
     for trace, label in ((r.trace_cross_entropy, "cross entropy"), (r.trace_mse, "MSE")):
         b.plot([i for i, _, _ in trace], [acc for _, acc, _ in trace], "o-", ms=3, label=label)
     b.set(
