@@ -1,6 +1,8 @@
-"""The fused NumPy kernels give the generic Array API path's numbers."""
+"""The fused NumPy kernels give the generic Array API path's numbers, for every option."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import array_api_strict as xps
 import numpy as np
@@ -10,65 +12,123 @@ import losskit as lk
 from losskit import _kernels
 
 
-def generic(z: np.ndarray, t: np.ndarray, reduction: str) -> tuple[np.ndarray, np.ndarray]:
+def generic(z: np.ndarray, t: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
     """The reference path: the same call on array-api-strict never takes a kernel."""
-    value, grad = lk.softmax_cross_entropy.value_and_grad(
-        xps.asarray(z), xps.asarray(t), reduction=reduction
-    )
+    if options.get("weight") is not None:
+        options["weight"] = xps.asarray(options["weight"])
+    value, grad = lk.softmax_cross_entropy.value_and_grad(xps.asarray(z), xps.asarray(t),
+                                                          **options)
     return np.from_dlpack(value), np.from_dlpack(grad)
 
 
-def test_kernel_is_chosen_for_plain_numpy_labels() -> None:
+def test_kernel_is_chosen_only_where_it_applies() -> None:
     z, t = np.zeros((3, 4), np.float32), np.array([0, 1, 2])
-    assert _kernels.softmax_cross_entropy_applies(z, t, 1, None, None, 0.0)
-    assert not _kernels.softmax_cross_entropy_applies(z, t, 1, None, None, 0.1)
-    assert not _kernels.softmax_cross_entropy_applies(z, t.astype(np.float32), 1, None, None, 0)
+    assert _kernels.softmax_cross_entropy_applies(z, t, 1, None)
+    assert _kernels.softmax_cross_entropy_applies(z, t, 1, np.ones(4))
+    assert not _kernels.softmax_cross_entropy_applies(z, t.astype(np.float32), 1, None)
+    assert not _kernels.softmax_cross_entropy_applies(z.T, t, 1, None)  # not C-contiguous
+    assert not _kernels.softmax_cross_entropy_applies(z, t, 0, None)  # class axis not last
+    assert not _kernels.softmax_cross_entropy_applies(z.astype(np.float16), t, 1, None)
+
+
+OPTIONS = [
+    {},
+    {"label_smoothing": 0.2},
+    {"ignore_index": 3},
+    {"weight": "w"},
+    {"weight": "w", "ignore_index": -1, "label_smoothing": 0.3},
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("scale", [1.0, 30.0, 1e4])
-def test_fused_equals_generic(dtype: type, reduction: str, scale: float) -> None:
-    rng = np.random.default_rng(int(scale))
-    z = (rng.normal(size=(64, 37)) * scale).astype(dtype)
-    t = rng.integers(0, 37, 64)
-    value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction=reduction)
-    ref_value, ref_grad = generic(z, t, reduction)
-    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-15}
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o) or "plain")
+@pytest.mark.parametrize("shape", [(64, 37), (5, 3, 11), (600, 500)], ids=str)
+def test_fused_equals_generic(dtype: type, reduction: str, scale: float,
+                              options: dict[str, Any], shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(int(scale) + len(shape))
+    z = (rng.normal(size=shape) * scale).astype(dtype)
+    c = shape[-1]
+    t = rng.integers(0, c, shape[:-1])
+    opts = dict(options)
+    if "ignore_index" in opts:
+        t[rng.random(t.shape) < 0.3] = opts["ignore_index"]
+    if opts.get("weight") == "w":
+        opts["weight"] = rng.uniform(0.2, 2.0, c).astype(dtype)
+    value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction=reduction, **opts)
+    ref_value, ref_grad = generic(z, t, reduction=reduction, **opts)
+    tol = {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12,
+                                                                      "atol": 1e-14}
     np.testing.assert_allclose(value, ref_value, **tol)
     np.testing.assert_allclose(grad, ref_grad, **tol)
     assert value.dtype == dtype
     assert grad.dtype == dtype
-    np.testing.assert_array_equal(lk.softmax_cross_entropy(z, t, reduction=reduction), value)
+    # The value-only kernel sums in another order than the value-and-gradient one: the
+    # two agree to the last bit or two, not bit for bit.
+    np.testing.assert_allclose(lk.softmax_cross_entropy(z, t, reduction=reduction, **opts),
+                               value, rtol=4 * np.finfo(dtype).eps, atol=0)
 
 
-def test_fused_handles_infinities_and_nan_like_generic() -> None:
-    z = np.array(
-        [
-            [0.0, -np.inf, 1.0],  # -inf off target: contributes 0
-            [-np.inf, -np.inf, -np.inf],  # all -inf: NaN
-            [np.inf, 0.0, 0.0],  # +inf off target: inf loss
-            [np.nan, 0.0, 1.0],  # NaN propagates
-            [5.0, 4.0, 3.0],
-        ]
-    )
-    t = np.array([2, 0, 1, 2, 0])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction="none")
-        ref_value, ref_grad = generic(z, t, "none")
-    np.testing.assert_allclose(value, ref_value, rtol=1e-12)  # NaN == NaN and inf == inf here
-    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-15)
-    assert np.isnan(value[1])
-    assert np.isinf(value[2])
-    assert np.isnan(value[3])
+def test_large_input_takes_the_parallel_kernel_with_the_same_numbers() -> None:
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 1000)).astype(np.float32)
+    assert z.size >= _kernels.PARALLEL_MIN_ELEMENTS
+    t = rng.integers(0, 1000, 300)
+    value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction="none")
+    ref_value, ref_grad = generic(z.astype(np.float64), t, reduction="none")
+    np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_handles_infinities_and_nan_like_generic(dtype: type) -> None:
+    z = np.array([[0.0, -np.inf, 1.0],       # -inf off target: contributes 0
+                  [-np.inf, -np.inf, -np.inf],  # all -inf: NaN
+                  [np.inf, 0.0, 0.0],          # +inf off target: inf loss
+                  [np.nan, 0.0, 1.0],          # NaN propagates
+                  [5.0, 4.0, 3.0],
+                  [-1e30, 0.0, 1e30]], dtype=dtype)
+    t = np.array([2, 0, 1, 2, 0, 2])
+    for options in ({}, {"label_smoothing": 0.1}, {"weight": np.array([1.0, 2.0, 0.5])}):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction="none",
+                                                                  **options)
+            ref_value, ref_grad = generic(z, t, reduction="none", **options)
+        np.testing.assert_allclose(value, ref_value, rtol=1e-6)  # NaN == NaN, inf == inf
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-6, atol=1e-7)
+    assert np.isnan(value[1]) and np.isinf(value[2]) and np.isnan(value[3])
 
 
 def test_fused_reports_bad_labels_like_generic() -> None:
     z = np.zeros((4, 3))
-    for call in (
-        lk.softmax_cross_entropy,
-        lk.softmax_cross_entropy.grad,
-        lk.softmax_cross_entropy.value_and_grad,
-    ):
+    for call in (lk.softmax_cross_entropy, lk.softmax_cross_entropy.grad,
+                 lk.softmax_cross_entropy.value_and_grad):
         with pytest.raises(ValueError, match=r"label 3 at index 2 is out of range for 3 classes"):
             call(z, np.array([0, 1, 3, -1]))
+    with pytest.raises(ValueError, match=r"label -1 at index 3 .*ignore_index=-100"):
+        lk.softmax_cross_entropy(z, np.array([0, 1, -100, -1]), ignore_index=-100)
+
+
+def test_every_target_ignored_is_zero_on_the_fast_path() -> None:
+    value, grad = lk.softmax_cross_entropy.value_and_grad(np.ones((3, 4)), np.full(3, 2),
+                                                          ignore_index=2, label_smoothing=0.5)
+    assert value == 0.0
+    assert not grad.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_polynomial_exp_is_accurate(dtype: type) -> None:
+    from losskit import _numba_kernels
+
+    x = np.concatenate([np.linspace(-80.0, 0.0, 100_001), -np.logspace(-12, 0, 1000)])
+    x = x.astype(dtype)
+    out = np.empty_like(x)
+    _numba_kernels.exp_array(x, out)
+    exact = np.exp(x.astype(np.float64))
+    rel = np.abs(out - exact) / exact
+    assert rel.max() < (3e-7 if dtype == np.float32 else 5e-15)
+    tiny = np.array([-1000.0, -np.inf], dtype=dtype)
+    out = np.empty_like(tiny)
+    _numba_kernels.exp_array(tiny, out)
+    assert (out == 0).all()

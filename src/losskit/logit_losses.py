@@ -7,12 +7,15 @@ their sum in closed form; `losskit._loss.Loss` adds reduction, ``.grad`` and
 
 from __future__ import annotations
 
+import numpy as np
+
 from losskit import _kernels
 from losskit._array import Array, Namespace, class_last, get_namespace, num_samples_of, scalar
 from losskit._checks import (
     Reduction,
     checked_labels,
     normalize_axis,
+    require_class_weight,
     require_floating,
     require_fraction,
     require_label_shape,
@@ -72,10 +75,10 @@ def softmax_cross_entropy(
     require_reduction(reduction)
     require_fraction("label_smoothing", label_smoothing)
     axis = normalize_axis(axis, logits)
-    if _kernels.softmax_cross_entropy_applies(
-        logits, t, axis, weight, ignore_index, label_smoothing
-    ):
-        return _fused_softmax_cross_entropy(logits, t, reduction, xp)
+    if _kernels.softmax_cross_entropy_applies(logits, t, axis, weight):
+        return _fused_softmax_cross_entropy(
+            logits, t, weight, ignore_index, label_smoothing, reduction, xp
+        )
     target = class_targets(
         logits,
         t,
@@ -110,19 +113,48 @@ def softmax_cross_entropy(
 
 
 def _fused_softmax_cross_entropy(
-    logits: Array, t: Array, reduction: str, xp: Namespace
+    logits: Array,
+    t: Array,
+    weight: Array | None,
+    ignore_index: int | None,
+    label_smoothing: float,
+    reduction: str,
+    xp: Namespace,
 ) -> LossTerms:
-    """NumPy fast path: one kernel pass, same numbers as the generic code above."""
-    require_label_shape(t, logits, 1)
-    require_nonempty_for_mean(reduction, logits.shape[0], logits)
+    """NumPy fast path: the same numbers as the generic code above, from one kernel pass."""
+    axis = logits.ndim - 1
+    num_classes = logits.shape[-1]
+    require_label_shape(t, logits, axis)
+    if weight is not None:
+        require_class_weight(weight, num_classes, logits, xp)
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int | None):
+        raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
+    num_samples = num_samples_of(logits, axis)
+    require_nonempty_for_mean(reduction, num_samples, logits)
+    if _kernels.first_bad_label(t, num_classes, ignore_index) >= 0:
+        checked_labels(t, num_classes, ignore_index, xp)  # words the error like every backend
+
+    sample_weight = None  # PyTorch's "mean" denominator: Σ w[t] over the counted samples
+    if weight is not None or ignore_index is not None:
+        counted = t != ignore_index if ignore_index is not None else np.ones(t.shape, bool)
+        per_class = np.ones(num_classes) if weight is None else weight
+        sample_weight = np.where(counted, per_class[np.where(counted, t, 0)], 0).astype(
+            logits.dtype
+        )
 
     def fused(with_grad: bool) -> tuple[Array, Array | None]:
-        per_sample, grad, bad = _kernels.softmax_cross_entropy(logits, t, with_grad=with_grad)
-        if bad >= 0:  # the kernel found it in its pass; the shared check words the error
-            checked_labels(t, logits.shape[1], None, xp)
-        return per_sample, grad
+        return _kernels.softmax_cross_entropy(
+            logits,
+            t,
+            weight=weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            with_grad=with_grad,
+        )
 
-    return LossTerms(xp, reduction, logits.shape[0], fused=fused, class_axis=1)
+    return LossTerms(
+        xp, reduction, num_samples, fused=fused, sample_weight=sample_weight, class_axis=axis
+    )
 
 
 @Loss
