@@ -16,8 +16,7 @@ def generic(z: np.ndarray, t: np.ndarray, **options: Any) -> tuple[np.ndarray, n
     """The reference path: the same call on array-api-strict never takes a kernel."""
     if options.get("weight") is not None:
         options["weight"] = xps.asarray(options["weight"])
-    value, grad = lk.softmax_cross_entropy.value_and_grad(xps.asarray(z), xps.asarray(t),
-                                                          **options)
+    value, grad = lk.softmax_cross_entropy.value_and_grad(xps.asarray(z), xps.asarray(t), **options)
     return np.from_dlpack(value), np.from_dlpack(grad)
 
 
@@ -45,8 +44,9 @@ OPTIONS = [
 @pytest.mark.parametrize("scale", [1.0, 30.0, 1e4])
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o) or "plain")
 @pytest.mark.parametrize("shape", [(64, 37), (5, 3, 11), (600, 500)], ids=str)
-def test_fused_equals_generic(dtype: type, reduction: str, scale: float,
-                              options: dict[str, Any], shape: tuple[int, ...]) -> None:
+def test_fused_equals_generic(
+    dtype: type, reduction: str, scale: float, options: dict[str, Any], shape: tuple[int, ...]
+) -> None:
     rng = np.random.default_rng(int(scale) + len(shape))
     z = (rng.normal(size=shape) * scale).astype(dtype)
     c = shape[-1]
@@ -58,16 +58,19 @@ def test_fused_equals_generic(dtype: type, reduction: str, scale: float,
         opts["weight"] = rng.uniform(0.2, 2.0, c).astype(dtype)
     value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction=reduction, **opts)
     ref_value, ref_grad = generic(z, t, reduction=reduction, **opts)
-    tol = {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12,
-                                                                      "atol": 1e-14}
+    tol = {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
     np.testing.assert_allclose(value, ref_value, **tol)
     np.testing.assert_allclose(grad, ref_grad, **tol)
     assert value.dtype == dtype
     assert grad.dtype == dtype
     # The value-only kernel sums in another order than the value-and-gradient one: the
     # two agree to the last bit or two, not bit for bit.
-    np.testing.assert_allclose(lk.softmax_cross_entropy(z, t, reduction=reduction, **opts),
-                               value, rtol=4 * np.finfo(dtype).eps, atol=0)
+    np.testing.assert_allclose(
+        lk.softmax_cross_entropy(z, t, reduction=reduction, **opts),
+        value,
+        rtol=4 * np.finfo(dtype).eps,
+        atol=0,
+    )
 
 
 def test_large_input_takes_the_parallel_kernel_with_the_same_numbers() -> None:
@@ -83,17 +86,21 @@ def test_large_input_takes_the_parallel_kernel_with_the_same_numbers() -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_handles_infinities_and_nan_like_generic(dtype: type) -> None:
-    z = np.array([[0.0, -np.inf, 1.0],       # -inf off target: contributes 0
-                  [-np.inf, -np.inf, -np.inf],  # all -inf: NaN
-                  [np.inf, 0.0, 0.0],          # +inf off target: inf loss
-                  [np.nan, 0.0, 1.0],          # NaN propagates
-                  [5.0, 4.0, 3.0],
-                  [-1e30, 0.0, 1e30]], dtype=dtype)
+    z = np.array(
+        [
+            [0.0, -np.inf, 1.0],  # -inf off target: contributes 0
+            [-np.inf, -np.inf, -np.inf],  # all -inf: NaN
+            [np.inf, 0.0, 0.0],  # +inf off target: inf loss
+            [np.nan, 0.0, 1.0],  # NaN propagates
+            [5.0, 4.0, 3.0],
+            [-1e30, 0.0, 1e30],
+        ],
+        dtype=dtype,
+    )
     t = np.array([2, 0, 1, 2, 0, 2])
     for options in ({}, {"label_smoothing": 0.1}, {"weight": np.array([1.0, 2.0, 0.5])}):
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction="none",
-                                                                  **options)
+            value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction="none", **options)
             ref_value, ref_grad = generic(z, t, reduction="none", **options)
         np.testing.assert_allclose(value, ref_value, rtol=1e-6)  # NaN == NaN, inf == inf
         np.testing.assert_allclose(grad, ref_grad, rtol=1e-6, atol=1e-7)
@@ -102,8 +109,11 @@ def test_fused_handles_infinities_and_nan_like_generic(dtype: type) -> None:
 
 def test_fused_reports_bad_labels_like_generic() -> None:
     z = np.zeros((4, 3))
-    for call in (lk.softmax_cross_entropy, lk.softmax_cross_entropy.grad,
-                 lk.softmax_cross_entropy.value_and_grad):
+    for call in (
+        lk.softmax_cross_entropy,
+        lk.softmax_cross_entropy.grad,
+        lk.softmax_cross_entropy.value_and_grad,
+    ):
         with pytest.raises(ValueError, match=r"label 3 at index 2 is out of range for 3 classes"):
             call(z, np.array([0, 1, 3, -1]))
     with pytest.raises(ValueError, match=r"label -1 at index 3 .*ignore_index=-100"):
@@ -111,8 +121,9 @@ def test_fused_reports_bad_labels_like_generic() -> None:
 
 
 def test_every_target_ignored_is_zero_on_the_fast_path() -> None:
-    value, grad = lk.softmax_cross_entropy.value_and_grad(np.ones((3, 4)), np.full(3, 2),
-                                                          ignore_index=2, label_smoothing=0.5)
+    value, grad = lk.softmax_cross_entropy.value_and_grad(
+        np.ones((3, 4)), np.full(3, 2), ignore_index=2, label_smoothing=0.5
+    )
     assert value == 0.0
     assert not grad.any()
 
@@ -132,3 +143,90 @@ def test_polynomial_exp_is_accurate(dtype: type) -> None:
     out = np.empty_like(tiny)
     _numba_kernels.exp_array(tiny, out)
     assert (out == 0).all()
+
+
+def _strict(a: Any) -> Any:
+    return None if a is None else xps.asarray(a)
+
+
+PROBABILITY_CASES = [
+    "mse-labels",
+    "mse-dist",
+    "cee-labels",
+    "cee-labels-weight",
+    "cee-dist",
+    "cee-dist-weight",
+    "bce-soft",
+    "bce-labels-pos-weight",
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("case", PROBABILITY_CASES)
+@pytest.mark.parametrize("shape", [(1, 10), (10,), (40, 7), (3, 4, 300)], ids=str)
+def test_probability_kernels_equal_generic(
+    case: str, reduction: str, dtype: type, shape: tuple[int, ...]
+) -> None:
+    rng = np.random.default_rng(len(case) + len(shape))
+    y = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1]).astype(dtype)
+    y[..., 0] = 0.0  # exact zeros exercise 0 · log 0
+    c = shape[-1]
+    options: dict[str, Any] = {}
+    if case.startswith("bce"):
+        loss = lk.binary_cross_entropy
+        t = (
+            rng.integers(0, 2, shape)
+            if "labels" in case
+            else np.where(rng.random(shape) < 0.3, 1.0, rng.random(shape)).astype(dtype)
+        )
+        if "pos-weight" in case:
+            options["pos_weight"] = rng.uniform(0.5, 2, c).astype(dtype)
+    else:
+        loss = lk.mean_squared_error if case.startswith("mse") else lk.cross_entropy_error
+        t = (
+            rng.integers(1, c, shape[:-1])
+            if "labels" in case
+            else rng.dirichlet(np.ones(c) * 0.3, size=shape[:-1]).astype(dtype)
+        )
+        if "weight" in case:
+            options["weight"] = rng.uniform(0.5, 2, c).astype(dtype)
+    if case.startswith("mse-labels"):
+        t = t.astype(np.int64)
+    fast_value, fast_grad = loss.value_and_grad(y, t, reduction=reduction, **options)
+    ref_value, ref_grad = loss.value_and_grad(
+        xps.asarray(y),
+        xps.asarray(t),
+        reduction=reduction,
+        **{k: _strict(v) for k, v in options.items()},
+    )
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
+    np.testing.assert_allclose(fast_value, np.from_dlpack(ref_value), **tol)
+    np.testing.assert_allclose(fast_grad, np.from_dlpack(ref_grad), **tol)
+    assert np.asarray(fast_value).dtype == dtype
+    assert fast_grad.dtype == dtype
+
+
+def test_probability_kernels_check_their_inputs() -> None:
+    y = np.full((3, 4), 0.25)
+    y[1, 2] = 1.5
+    for loss, t in (
+        (lk.cross_entropy_error, np.array([0, 1, 2])),
+        (lk.binary_cross_entropy, np.ones((3, 4))),
+    ):
+        with pytest.raises(ValueError, match=r"got 1\.5 at index \(1, 2\)"):
+            loss(y, t)
+    with pytest.raises(ValueError, match="label 4 at index 1 is out of range for 4 classes"):
+        lk.mean_squared_error(np.full((3, 4), 0.25), np.array([0, 4, 1]))
+
+
+def test_mse_kernel_sums_in_numpys_order() -> None:
+    """The chapter's numbers print as the book's NumPy code prints them."""
+    t = np.eye(10)[2]
+    y = np.array([0.1, 0.05, 0.0, 0.0, 0.05, 0.1, 0.6, 0.1, 0.0, 0.0])
+    assert repr(float(lk.mean_squared_error(y, t))) == "0.6975"
+    rng = np.random.default_rng(1)
+    a, b = rng.random((5, 1000)), rng.random((5, 1000))
+    np.testing.assert_array_equal(
+        lk.mean_squared_error(a, b, reduction="none"), 0.5 * np.sum((a - b) ** 2, axis=-1)
+    )

@@ -48,11 +48,14 @@ def test_mean_is_mean_of_none_and_grad_of_mean_is_grad_of_sum_over_n(zt: Any) ->
         lk.softmax_cross_entropy.grad(z, t),
         lk.softmax_cross_entropy.grad(z, t, reduction="sum") / n,
         rtol=1e-12,
-        atol=1e-300,
+        atol=1e-16,  # p − 1 cancels near p = 1: entries lie in [−1/n, 1/n]
     )
-    np.testing.assert_array_equal(
+    # Equal up to rounding: small reduced batches take a leaner kernel than "none".
+    np.testing.assert_allclose(
         lk.softmax_cross_entropy.grad(z, t, reduction="none"),
         lk.softmax_cross_entropy.grad(z, t, reduction="sum"),
+        rtol=1e-14,
+        atol=1e-16,
     )
 
 
@@ -64,7 +67,10 @@ def test_probability_losses_mean_of_none(n: int, c: int, data: Any) -> None:
         none = loss(y, t, reduction="none")
         np.testing.assert_allclose(loss(y, t), none.mean(), rtol=1e-12)
         np.testing.assert_allclose(
-            loss.grad(y, t), loss.grad(y, t, reduction="sum") / none.size, rtol=1e-12
+            loss.grad(y, t),
+            loss.grad(y, t, reduction="sum") / none.size,
+            rtol=1e-12,
+            atol=1e-300,  # subnormal gradients round differently when scaled first
         )
 
 

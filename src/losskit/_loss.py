@@ -27,8 +27,9 @@ class LossTerms:
 
     per_sample:     loss of each sample, shape = the sample axes.
     gradient:       computes d(sum of per_sample)/d(prediction), in class-last layout.
-    fused:          alternative to both for fast paths: fused(with_grad) returns
-                    (per_sample, gradient or None) from one pass over the data.
+    final:          alternative to all of the above for fast paths: final(with_grad)
+                    returns the reduced value and the final gradient (or None) from one
+                    pass over the data; the reduction is then the fast path's business.
     sample_weight:  per-sample weight whose sum is the "mean" denominator; None means N.
     invalid:        per-sample mask that must come out NaN (only under JAX tracing).
     class_axis:     where the class axis goes back to in the gradient; None for binary losses.
@@ -39,15 +40,13 @@ class LossTerms:
     num_samples: int
     per_sample: Array | None = None
     gradient: Callable[[], Array] | None = None
-    fused: Callable[[bool], tuple[Array, Array | None]] | None = None
+    final: Callable[[bool], tuple[Array, Array | None]] | None = None
     sample_weight: Array | None = None
     invalid: Array | None = None
     class_axis: int | None = None
 
     def _parts(self, with_grad: bool) -> tuple[Array, Array | None]:
-        if self.fused is not None:
-            return self.fused(with_grad)
-        assert self.gradient is not None
+        assert self.gradient is not None  # given whenever final is not
         return self.per_sample, self.gradient() if with_grad else None
 
     def _denominator(self) -> Array | float:
@@ -81,12 +80,16 @@ class LossTerms:
         return g
 
     def value(self) -> Array:
+        if self.final is not None:
+            return self.final(False)[0]
         return self._reduce(self._parts(False)[0])
 
     def grad(self) -> Array:
-        return self._scale(self._parts(True)[1])
+        return self.value_and_grad()[1]
 
     def value_and_grad(self) -> tuple[Array, Array]:
+        if self.final is not None:
+            return self.final(True)
         per_sample, g = self._parts(True)
         return self._reduce(per_sample), self._scale(g)
 
@@ -118,3 +121,27 @@ class Loss(Generic[P]):
 
     def __repr__(self) -> str:
         return f"<losskit loss {self._terms.__name__}>"
+
+
+def kernel_terms(
+    xp: Namespace,
+    reduction: str,
+    num_samples: int,
+    denominator: float,
+    compute: Callable[[float, bool], tuple[Array, Array | None]],
+) -> LossTerms:
+    """LossTerms for a fused kernel: compute(grad_scale, with_grad) returns the per-sample
+    values and grad_scale × the gradient of their sum; the reduction happens here, so the
+    kernel never needs a second pass over the gradient."""
+    if denominator == 0:
+        denominator = 1.0  # every target ignored: loss and gradient 0, as on the generic path
+    scale = 1.0 / denominator if reduction == "mean" else 1.0
+
+    def final(with_grad: bool) -> tuple[Array, Array | None]:
+        per_sample, grad = compute(scale, with_grad)
+        if reduction == "none":
+            return per_sample, grad
+        total = per_sample.sum()
+        return (total / denominator if reduction == "mean" else total), grad
+
+    return LossTerms(xp, reduction, num_samples, final=final)

@@ -125,9 +125,16 @@ def _row_max(z: Arr, i: int) -> tuple[float, bool]:
     vectorise without assuming no NaN; eight independent ones it does (~7x faster).
     """
     c = z.shape[1]
+    check = z[i, 0] * 0
+    if c < 32:  # short rows (the chapter's 10 classes): the unrolled loop's setup costs more
+        m = z[i, 0]
+        for k in range(c):
+            v = z[i, k]
+            m = v if v > m else m
+            check += v * 0
+        return m, check == 0
     c8 = c - c % 8
     m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = z[i, 0]
-    check = z[i, 0] * 0
     for k in range(0, c8, 8):
         v0, v1, v2, v3 = z[i, k], z[i, k + 1], z[i, k + 2], z[i, k + 3]
         v4, v5, v6, v7 = z[i, k + 4], z[i, k + 5], z[i, k + 6], z[i, k + 7]
@@ -150,7 +157,15 @@ def _row_max(z: Arr, i: int) -> tuple[float, bool]:
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _row_slow(
-    z: Arr, i: int, t: int, coef_t: float, smooth: float, w: Arr, out_grad: Arr, with_grad: bool
+    z: Arr,
+    i: int,
+    t: int,
+    coef_t: float,
+    smooth: float,
+    w: Arr,
+    out_grad: Arr,
+    with_grad: bool,
+    gs: float,
 ) -> float:
     """Exactly the generic path's arithmetic (IEEE, libm exp) for a row with NaN or ±inf."""
     c = z.shape[1]
@@ -181,7 +196,7 @@ def _row_slow(
             ck = smooth * (w[k] if w.shape[0] else 1.0)
             if k == t:
                 ck += coef_t
-            out_grad[i, k] = total * math.exp((z[i, k] - m) - log_s) - ck
+            out_grad[i, k] = gs * (total * math.exp((z[i, k] - m) - log_s) - ck)
     return loss
 
 
@@ -196,12 +211,13 @@ def _sce_row(
     sum_w: float,
     out_grad: Arr,
     with_grad: bool,
+    gs: float,
 ) -> float:
     """Loss of row i for coefficients c_k = coef_t·[k = t] + smooth·w_k (w_k = 1 if no w):
     -Σ c_k log softmax(z)_k = (Σ c)·log s − Σ c_k (z_k − m); gradient (Σ c)·softmax − c."""
     m, finite = _row_max(z, i)
     if not finite:
-        return _row_slow(z, i, t, coef_t, smooth, w, out_grad, with_grad)
+        return _row_slow(z, i, t, coef_t, smooth, w, out_grad, with_grad, gs)
     c = z.shape[1]
     s = 0.0  # float64 accumulator: the sum of up to ~10^5 terms keeps float64 accuracy
     if with_grad:
@@ -226,14 +242,14 @@ def _sce_row(
             for k in range(c):
                 acc += z[i, k] - m
         dot += smooth * acc
-    if with_grad:
-        scale = total / s
+    if with_grad:  # gs: the reduction's 1/denominator, applied here instead of in a new pass
+        scale = total / s * gs
         for k in range(c):
             out_grad[i, k] = out_grad[i, k] * scale
         if smooth != 0:
             for k in range(c):
-                out_grad[i, k] -= smooth * (w[k] if w.shape[0] else 1.0)
-        out_grad[i, t] -= coef_t
+                out_grad[i, k] -= gs * smooth * (w[k] if w.shape[0] else 1.0)
+        out_grad[i, t] -= gs * coef_t
     if total == 0:
         return 0.0
     return total * log_s - dot
@@ -271,6 +287,7 @@ def _sce_sample(
     out: Arr,
     grad: Arr,
     with_grad: bool,
+    gs: float,
     i: int,
 ) -> None:
     t = labels[i]
@@ -281,7 +298,7 @@ def _sce_sample(
             for k in range(z.shape[1]):
                 grad[i, k] = 0.0
     else:
-        out[i] = _sce_row(z, i, max(t, 0), coef_t, smooth, w, sum_w, grad, with_grad)
+        out[i] = _sce_row(z, i, max(t, 0), coef_t, smooth, w, sum_w, grad, with_grad, gs)
 
 
 @numba.njit(**_OPTS)
@@ -304,13 +321,16 @@ def sce_serial(
     ignore_index: int,
     has_ignore: bool,
     eps: float,
+    grad_scale: float,
     out: Arr,
     grad: Arr,
     with_grad: bool,
 ) -> None:
     sum_w = _sum_or_count(w, z.shape[1])
     for i in range(z.shape[0]):
-        _sce_sample(z, labels, w, sum_w, ignore_index, has_ignore, eps, out, grad, with_grad, i)
+        _sce_sample(
+            z, labels, w, sum_w, ignore_index, has_ignore, eps, out, grad, with_grad, grad_scale, i
+        )
 
 
 @numba.njit(parallel=True, **_OPTS)
@@ -321,10 +341,220 @@ def sce_parallel(
     ignore_index: int,
     has_ignore: bool,
     eps: float,
+    grad_scale: float,
     out: Arr,
     grad: Arr,
     with_grad: bool,
 ) -> None:
     sum_w = _sum_or_count(w, z.shape[1])
     for i in prange(z.shape[0]):
-        _sce_sample(z, labels, w, sum_w, ignore_index, has_ignore, eps, out, grad, with_grad, i)
+        _sce_sample(
+            z, labels, w, sum_w, ignore_index, has_ignore, eps, out, grad, with_grad, grad_scale, i
+        )
+
+
+@numba.njit(**_OPTS)
+def sce_small(
+    z: Arr, labels: Arr, grad_scale: float, grad: Arr, with_grad: bool
+) -> tuple[float, int]:
+    """Plain labels, reduced: (Σ per-sample loss, index of the first bad label or -1).
+
+    Few arguments on purpose: numba's dispatcher checks every argument's type on each
+    call, which at 100×10 costs more than the arithmetic."""
+    n, c = z.shape
+    for i in range(n):
+        if labels[i] < 0 or labels[i] >= c:
+            return 0.0, i
+    total = 0.0
+    for i in range(n):
+        total += _sce_row(z, i, labels[i], 1.0, 0.0, z[0, :0], 1.0, grad, with_grad, grad_scale)
+    return total, -1
+
+
+# ------------------------------------------------------------------ probability losses
+# One pass over y (and t), no N×C temporaries; the gradient, when asked for, is written
+# already multiplied by the reduction's scale gs. These are memory-bound: serial.
+
+
+@numba.njit(**_OPTS)
+def first_bad_probability(y: Arr) -> int:
+    """Flat index of the first element outside [0, 1] (NaN passes), or -1."""
+    flat = y.reshape(-1)
+    for k in range(flat.shape[0]):
+        v = flat[k]
+        if v < 0 or v > 1:
+            return k
+    return -1
+
+
+# Without reassoc: the sums below keep NumPy's own summation order (pairwise, 8-way
+# unrolled), so MSE is bit-for-bit what the book's `0.5 * np.sum((y - t)**2)` prints
+# (0.6975, not 0.6974999999999999).
+_EXACT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@numba.njit(**_EXACT)
+def _pairwise_block(d2: Arr, lo: int, n: int) -> float:
+    """NumPy's pairwise_sum for n ≤ 128: 8 accumulators, then the tail."""
+    if n < 8:
+        res = 0.0
+        for k in range(lo, lo + n):
+            res += d2[k]
+        return res
+    r0, r1, r2, r3 = d2[lo], d2[lo + 1], d2[lo + 2], d2[lo + 3]
+    r4, r5, r6, r7 = d2[lo + 4], d2[lo + 5], d2[lo + 6], d2[lo + 7]
+    k = 8
+    while k < n - n % 8:
+        r0 += d2[lo + k]
+        r1 += d2[lo + k + 1]
+        r2 += d2[lo + k + 2]
+        r3 += d2[lo + k + 3]
+        r4 += d2[lo + k + 4]
+        r5 += d2[lo + k + 5]
+        r6 += d2[lo + k + 6]
+        r7 += d2[lo + k + 7]
+        k += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while k < n:
+        res += d2[lo + k]
+        k += 1
+    return res
+
+
+@numba.njit(**_EXACT)
+def _pairwise_rec(d2: Arr, lo: int, n: int) -> float:
+    """NumPy's pairwise summation of d2[lo:lo+n], in its exact order: halves (the first a
+    multiple of 8) until blocks of ≤ 128. NumPy recurses; numba's recursion can crash
+    its compiler when cached, so the recursion runs on an explicit stack."""
+    if n <= 128:
+        return _pairwise_block(d2, lo, n)
+    los = np.empty(64, np.int64)
+    ns = np.empty(64, np.int64)
+    states = np.empty(64, np.int64)
+    values = np.empty(64)
+    sp, vp = 1, 0
+    los[0], ns[0], states[0] = lo, n, 0
+    while sp > 0:
+        top = sp - 1
+        start, length = los[top], ns[top]
+        if length <= 128:
+            values[vp] = _pairwise_block(d2, start, length)
+            vp += 1
+            sp -= 1
+            continue
+        half = length // 2
+        half -= half % 8
+        if states[top] == 0:  # left half first
+            states[top] = 1
+            los[sp], ns[sp], states[sp] = start, half, 0
+            sp += 1
+        elif states[top] == 1:  # then the right half
+            states[top] = 2
+            los[sp], ns[sp], states[sp] = start + half, length - half, 0
+            sp += 1
+        else:  # both done: left + right, as NumPy adds them
+            values[vp - 2] = values[vp - 2] + values[vp - 1]
+            vp -= 1
+            sp -= 1
+    return values[0]
+
+
+@numba.njit(**_EXACT)
+def mse_distribution(y: Arr, t: Arr, gs: float, out: Arr, grad: Arr, with_grad: bool) -> None:
+    d2 = np.empty(y.shape[1], y.dtype)  # one row of squares: O(C) scratch, reused
+    for i in range(y.shape[0]):
+        for k in range(y.shape[1]):
+            d = y[i, k] - t[i, k]
+            d2[k] = d * d
+            if with_grad:
+                grad[i, k] = d * gs
+        out[i] = 0.5 * _pairwise_rec(d2, 0, d2.shape[0])
+
+
+@numba.njit(**_EXACT)
+def mse_labels(y: Arr, labels: Arr, gs: float, out: Arr, grad: Arr, with_grad: bool) -> None:
+    d2 = np.empty(y.shape[1], y.dtype)
+    for i in range(y.shape[0]):
+        j = labels[i]
+        for k in range(y.shape[1]):
+            d = y[i, k] - 1.0 if k == j else y[i, k]
+            d2[k] = d * d
+            if with_grad:
+                grad[i, k] = d * gs
+        out[i] = 0.5 * _pairwise_rec(d2, 0, d2.shape[0])
+
+
+@numba.njit(**_OPTS)
+def cee_labels(
+    y: Arr, labels: Arr, w: Arr, delta: float, gs: float, out: Arr, grad: Arr, with_grad: bool
+) -> None:
+    for i in range(y.shape[0]):
+        j = labels[i]
+        wj = w[j] if w.shape[0] else 1.0
+        out[i] = -wj * math.log(y[i, j] + delta) if wj != 0 else 0.0
+        if with_grad:
+            for k in range(y.shape[1]):
+                grad[i, k] = 0.0
+            grad[i, j] = -gs * wj / (y[i, j] + delta) if wj != 0 else 0.0
+
+
+@numba.njit(**_OPTS)
+def cee_distribution(
+    y: Arr, t: Arr, w: Arr, delta: float, gs: float, out: Arr, grad: Arr, with_grad: bool
+) -> None:
+    for i in range(y.shape[0]):
+        acc = 0.0
+        for k in range(y.shape[1]):
+            c = t[i, k] * (w[k] if w.shape[0] else 1.0)
+            g = 0.0
+            if c != 0:  # 0 · log 0 = 0: only targeted terms are evaluated
+                acc -= c * math.log(y[i, k] + delta)
+                g = -gs * c / (y[i, k] + delta)
+            if with_grad:
+                grad[i, k] = g
+        out[i] = acc
+
+
+@numba.njit(**_OPTS)
+def bce(
+    p: Arr, t: Arr, pw: Arr, delta: float, gs: float, out: Arr, grad: Arr, with_grad: bool
+) -> None:
+    """Flat arrays; pw is a pos_weight over the last axis, repeating every pw.shape[0]
+    elements (or empty)."""
+    for k in range(p.shape[0]):
+        tk = t[k]
+        wk = pw[k % pw.shape[0]] if pw.shape[0] else 1.0
+        loss = 0.0
+        g = 0.0
+        if tk != 0:
+            loss -= wk * tk * math.log(p[k] + delta)
+            g -= wk * tk / (p[k] + delta)
+        if tk != 1:
+            loss -= (1.0 - tk) * math.log((1.0 - p[k]) + delta)
+            g += (1.0 - tk) / ((1.0 - p[k]) + delta)
+        out[k] = loss
+        if with_grad:
+            grad[k] = g * gs
+
+
+@numba.njit(parallel=True, **_OPTS)
+def read_all(x: Arr) -> float:
+    """Touch every element of a 2-D array once, on all cores: the memory-read floor."""
+    total = 0.0
+    for i in prange(x.shape[0]):
+        c = x.shape[1]
+        c8 = c - c % 8
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = x[i, 0] * 0
+        for k in range(0, c8, 8):
+            a0 += x[i, k]
+            a1 += x[i, k + 1]
+            a2 += x[i, k + 2]
+            a3 += x[i, k + 3]
+            a4 += x[i, k + 4]
+            a5 += x[i, k + 5]
+            a6 += x[i, k + 6]
+            a7 += x[i, k + 7]
+        for k in range(c8, c):
+            a0 += x[i, k]
+        total += ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    return total

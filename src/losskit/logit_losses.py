@@ -22,7 +22,7 @@ from losskit._checks import (
     require_nonempty_for_mean,
     require_reduction,
 )
-from losskit._loss import Loss, LossTerms
+from losskit._loss import Loss, LossTerms, kernel_terms
 from losskit._targets import binary_targets, class_targets
 from losskit.primitives import _log_softmax, _sigmoid, _softplus
 
@@ -70,6 +70,10 @@ def softmax_cross_entropy(
     >>> round(float(softmax_cross_entropy(logits, np.array([0, 1]))), 6)
     0.31854
     """
+    if xp is None and _kernels.small_applies(
+        logits, t, axis, weight, ignore_index, label_smoothing, reduction
+    ):
+        return _small_softmax_cross_entropy(logits, t, reduction)
     xp = get_namespace(logits, t, weight, xp=xp)
     require_floating("logits", logits, xp)
     require_reduction(reduction)
@@ -138,23 +142,33 @@ def _fused_softmax_cross_entropy(
     if weight is not None or ignore_index is not None:
         counted = t != ignore_index if ignore_index is not None else np.ones(t.shape, bool)
         per_class = np.ones(num_classes) if weight is None else weight
-        sample_weight = np.where(counted, per_class[np.where(counted, t, 0)], 0).astype(
-            logits.dtype
-        )
+        sample_weight = np.where(counted, per_class[np.where(counted, t, 0)], 0)
+    denominator = float(num_samples if sample_weight is None else sample_weight.sum())
 
-    def fused(with_grad: bool) -> tuple[Array, Array | None]:
+    def compute(grad_scale: float, with_grad: bool) -> tuple[Array, Array | None]:
         return _kernels.softmax_cross_entropy(
             logits,
             t,
             weight=weight,
             ignore_index=ignore_index,
             label_smoothing=label_smoothing,
+            grad_scale=grad_scale,
             with_grad=with_grad,
         )
 
-    return LossTerms(
-        xp, reduction, num_samples, fused=fused, sample_weight=sample_weight, class_axis=axis
-    )
+    return kernel_terms(xp, reduction, num_samples, denominator, compute)
+
+
+def _small_softmax_cross_entropy(logits: Array, t: Array, reduction: str) -> LossTerms:
+    """The chapter's 100 × 10 case: checks folded into one small kernel call."""
+
+    def final(with_grad: bool) -> tuple[Array, Array | None]:
+        value, grad, bad = _kernels.small_softmax_cross_entropy(logits, t, reduction, with_grad)
+        if bad >= 0:
+            checked_labels(t, logits.shape[1], None, np)  # words the error like everywhere
+        return value, grad
+
+    return LossTerms(np, reduction, logits.shape[0], final=final)
 
 
 @Loss

@@ -7,17 +7,23 @@ formula, the gradient of their sum; `losskit._loss.Loss` adds the reduction,
 
 from __future__ import annotations
 
+from losskit import _kernels
 from losskit._array import Array, Namespace, class_last, get_namespace, num_samples_of, scalar
 from losskit._checks import (
     Reduction,
+    checked_labels,
     checked_probabilities,
     normalize_axis,
+    require_class_weight,
     require_delta,
     require_floating,
+    require_label_shape,
     require_nonempty_for_mean,
     require_reduction,
+    require_same_shape,
+    target_kind,
 )
-from losskit._loss import Loss, LossTerms
+from losskit._loss import Loss, LossTerms, kernel_terms
 from losskit._targets import binary_targets, class_targets, either
 
 __all__ = ["binary_cross_entropy", "cross_entropy_error", "mean_squared_error"]
@@ -57,6 +63,8 @@ def mean_squared_error(
     require_floating("y", y, xp)
     require_reduction(reduction)
     axis = normalize_axis(axis, y)
+    if _kernels.class_loss_applies(y, t, axis, None):
+        return _fused_class_loss("mse", y, t, axis, reduction, xp)
     target = class_targets(y, t, axis, xp)
     num_samples = num_samples_of(y, axis)
     require_nonempty_for_mean(reduction, num_samples, y)
@@ -114,6 +122,8 @@ def cross_entropy_error(
     require_reduction(reduction)
     require_delta(delta)
     axis = normalize_axis(axis, y)
+    if _kernels.class_loss_applies(y, t, axis, weight):
+        return _fused_class_loss("cee", y, t, axis, reduction, xp, weight=weight, delta=delta)
     target = class_targets(y, t, axis, xp, weight=weight)
     num_samples = num_samples_of(y, axis)
     require_nonempty_for_mean(reduction, num_samples, y)
@@ -182,6 +192,16 @@ def binary_cross_entropy(
     target = binary_targets(p, t, xp, pos_weight=pos_weight)
     num_samples = num_samples_of(p, None)
     require_nonempty_for_mean(reduction, num_samples, p)
+    if _kernels.binary_loss_applies(p, t, pos_weight):
+        if _kernels.first_bad_probability(p) >= 0:
+            checked_probabilities(p, xp)  # raises, worded as on every backend
+
+        def compute(grad_scale: float, with_grad: bool) -> tuple[Array, Array | None]:
+            return _kernels.binary_loss(
+                p, t, pos_weight=pos_weight, delta=delta, grad_scale=grad_scale, with_grad=with_grad
+            )
+
+        return kernel_terms(xp, reduction, num_samples, float(num_samples), compute)
     p, out_of_range = checked_probabilities(p, xp)
 
     t = target.t
@@ -208,3 +228,42 @@ def binary_cross_entropy(
         gradient,
         invalid=either(target.invalid, out_of_range),
     )
+
+
+def _fused_class_loss(
+    kind: str,
+    y: Array,
+    t: Array,
+    axis: int,
+    reduction: str,
+    xp: Namespace,
+    *,
+    weight: Array | None = None,
+    delta: float = 0.0,
+) -> LossTerms:
+    """NumPy fast path of MSE ("mse") and cross_entropy_error ("cee"): one pass, no N×C
+    temporaries, the same validation and numbers as the generic code above."""
+    num_classes = y.shape[axis]
+    labels = target_kind(t, xp) == "labels"
+    if labels:
+        require_label_shape(t, y, axis)
+        if _kernels.first_bad_label(t, num_classes, None) >= 0:
+            checked_labels(t, num_classes, None, xp)  # raises, worded as on every backend
+    else:
+        require_same_shape(t, y)
+    if weight is not None:
+        require_class_weight(weight, num_classes, y, xp)
+    num_samples = num_samples_of(y, axis)
+    require_nonempty_for_mean(reduction, num_samples, y)
+    if kind == "cee" and _kernels.first_bad_probability(y) >= 0:
+        checked_probabilities(y, xp)
+    denominator = float(num_samples)
+    if labels and weight is not None:  # PyTorch's rule: divide by the summed target weights
+        denominator = float(weight[t].sum())
+
+    def compute(grad_scale: float, with_grad: bool) -> tuple[Array, Array | None]:
+        return _kernels.class_loss(
+            kind, y, t, weight=weight, delta=delta, grad_scale=grad_scale, with_grad=with_grad
+        )
+
+    return kernel_terms(xp, reduction, num_samples, denominator, compute)
