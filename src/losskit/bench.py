@@ -102,12 +102,15 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         call = _torch(variant, z, t, int(impl.split("-")[1]))
     before = _peak_rss_bytes()
     start = time.perf_counter()
-    call()
+    call()  # first call: compilation or cache load, allocator warm-up
     first = time.perf_counter() - start
     extra = max(_peak_rss_bytes() - before, 0)
+    start = time.perf_counter()
+    call()
+    second = time.perf_counter() - start
     # Enough calls per repeat to last ~20 ms, enough repeats to last ~spec["seconds"].
-    per_repeat = max(1, int(0.02 / max(first, 1e-7)))
-    repeats = int(min(max(spec["seconds"] / max(first * per_repeat, 1e-9), 5), 101))
+    per_repeat = max(1, int(0.02 / max(second, 1e-7)))
+    repeats = int(min(max(spec["seconds"] / max(second * per_repeat, 1e-9), 7), 101))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

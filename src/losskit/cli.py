@@ -139,6 +139,24 @@ def _cmd_tour(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ bench
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from losskit.bench import SHAPES, run, table
+
+    console = _console()
+    shapes = SHAPES[:2] if args.quick else SHAPES
+    rows, bandwidth = run(
+        shapes,
+        seconds=0.5 if args.quick else args.seconds,
+        report=lambda line: console.print(line, markup=False),
+    )
+    console.print()
+    console.print(table(rows, bandwidth), markup=False, soft_wrap=True)
+    return 0
+
+
 # ------------------------------------------------------------------ data
 
 
