@@ -44,18 +44,26 @@ class LossTerms:
     sample_weight: Array | None = None
     invalid: Array | None = None
     class_axis: int | None = None
+    kernel_count: float | None = None  # count() of a fast path that computed it already
 
     def _parts(self, with_grad: bool) -> tuple[Array, Array | None]:
         assert self.gradient is not None  # given whenever final is not
         return self.per_sample, self.gradient() if with_grad else None
 
-    def _denominator(self) -> Array | float:
+    def count(self) -> Array | float:
+        """What "mean" divides by, before the all-ignored rule: N, or Σ of sample weights."""
+        if self.kernel_count is not None:
+            return self.kernel_count
         if self.sample_weight is None:
             return float(self.num_samples)
-        xp = self.xp
-        total = xp.sum(self.sample_weight)
+        return self.xp.sum(self.sample_weight)
+
+    def _denominator(self) -> Array | float:
+        count = self.count()
+        if isinstance(count, float):
+            return count or 1.0
         # All targets ignored: the summed loss is 0 too, so 0/1 gives the documented 0.
-        return xp.where(total == 0, scalar(1.0, total, xp), total)
+        return self.xp.where(count == 0, scalar(1.0, count, self.xp), count)
 
     def _reduce(self, per_sample: Array) -> Array:
         xp = self.xp
@@ -119,6 +127,14 @@ class Loss(Generic[P]):
         """``(loss, grad)`` from one evaluation of the shared intermediates."""
         return self._terms(*args, **kwargs).value_and_grad()
 
+    def sum_and_count(self, *args: P.args, **kwargs: P.kwargs) -> tuple[Array, Array | float]:
+        """The two numbers a "mean" divides: the summed loss and its denominator (N, or the
+        summed weight of the counted samples). Partial results (chunks, workers) combine
+        exactly by adding both; ``reduction`` is ignored."""
+        kwargs["reduction"] = "sum"
+        terms = self._terms(*args, **kwargs)
+        return terms.value(), terms.count()
+
     def __repr__(self) -> str:
         return f"<losskit loss {self._terms.__name__}>"
 
@@ -133,6 +149,7 @@ def kernel_terms(
     """LossTerms for a fused kernel: compute(grad_scale, with_grad) returns the per-sample
     values and grad_scale × the gradient of their sum; the reduction happens here, so the
     kernel never needs a second pass over the gradient."""
+    count = denominator
     if denominator == 0:
         denominator = 1.0  # every target ignored: loss and gradient 0, as on the generic path
     scale = 1.0 / denominator if reduction == "mean" else 1.0
@@ -144,4 +161,4 @@ def kernel_terms(
         total = per_sample.sum()
         return (total / denominator if reduction == "mean" else total), grad
 
-    return LossTerms(xp, reduction, num_samples, final=final)
+    return LossTerms(xp, reduction, num_samples, final=final, kernel_count=count)

@@ -168,7 +168,9 @@ def _small_softmax_cross_entropy(logits: Array, t: Array, reduction: str) -> Los
             checked_labels(t, logits.shape[1], None, np)  # words the error like everywhere
         return value, grad
 
-    return LossTerms(np, reduction, logits.shape[0], final=final)
+    return LossTerms(
+        np, reduction, logits.shape[0], final=final, kernel_count=float(logits.shape[0])
+    )
 
 
 @Loss
