@@ -139,6 +139,54 @@ def _cmd_tour(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ eval
+
+
+def _weights(text: str | None) -> Any:
+    """--weight 1,2,0.5 or --weight FILE.npy."""
+    if text is None:
+        return None
+    if text.endswith(".npy"):
+        import numpy as np
+
+        return np.load(text, allow_pickle=False)
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"expected comma-separated numbers or a .npy file, got {text!r}") from None
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from losskit.scoring import score
+
+    result = score(
+        args.pred,
+        args.target,
+        loss=args.loss,
+        reduction=args.reduction,
+        chunk_rows=args.chunk_rows,
+        scheduler=args.scheduler,
+        weight=_weights(args.weight),
+        pos_weight=_weights(args.pos_weight),
+        ignore_index=args.ignore_index,
+        label_smoothing=args.label_smoothing,
+        delta=args.delta,
+    )
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        _console().print(
+            f"{result.loss} ({result.reduction}) of {args.pred} against {args.target}: "
+            f"{result.value:.10g}  [{result.rows} rows, {result.chunks} chunk"
+            f"{'s' if result.chunks != 1 else ''}]",
+            markup=False,
+            soft_wrap=True,
+        )
+    return 0
+
+
 # ------------------------------------------------------------------ bench
 
 
@@ -313,6 +361,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=_cmd_train)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="score a prediction file against targets (.npy, .npz, .csv; any size)",
+        description="Computes a loss of predictions in PRED against targets in TARGET: integer "
+        "labels, or floating distributions/probabilities of the same shape. .npy files are read "
+        "chunk by chunk (bigger than memory is fine); each chunk gives a (sum, count) pair, so "
+        "weighted and ignored means stay exact. --scheduler runs the chunks on a Dask cluster. "
+        "file.npz:KEY picks an array from an archive.",
+    )
+    evaluate.add_argument("pred", help="predictions: logits or probabilities, one row per sample")
+    evaluate.add_argument("target", help="targets: labels or distributions, one row per sample")
+    evaluate.add_argument(
+        "--loss",
+        required=True,
+        choices=[
+            "softmax-cross-entropy",
+            "cross-entropy-error",
+            "mean-squared-error",
+            "binary-cross-entropy",
+            "sigmoid-binary-cross-entropy",
+        ],
+    )
+    evaluate.add_argument("--reduction", choices=["mean", "sum"], default="mean")
+    evaluate.add_argument("--ignore-index", type=int, help="label value to ignore")
+    evaluate.add_argument("--label-smoothing", type=float, help="ε in [0, 1]")
+    evaluate.add_argument("--weight", help="class weights: 1,2,0.5 or a .npy file")
+    evaluate.add_argument("--pos-weight", help="positive-class weights (binary losses)")
+    evaluate.add_argument("--delta", type=float, help="δ of the probability losses (1e-7)")
+    evaluate.add_argument("--chunk-rows", type=int, help="rows per chunk (default: ~16 MB)")
+    evaluate.add_argument(
+        "--scheduler", help="address of a dask.distributed scheduler, e.g. tcp://127.0.0.1:8786"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.set_defaults(run=_cmd_eval)
 
     bench = commands.add_parser(
         "bench",
