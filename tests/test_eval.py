@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from backends import installed
 
 import losskit as lk
-from backends import installed
 from losskit.cli import main
 from losskit.scoring import open_array, score
 
@@ -29,8 +29,12 @@ WEIGHT = rng.uniform(0.5, 2.0, C)
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    out = {"logits.npy": LOGITS, "labels.npy": LABELS, "probs.npy": PROBS,
-           "plain_labels.npy": np.where(LABELS < 0, 0, LABELS)}
+    out = {
+        "logits.npy": LOGITS,
+        "labels.npy": LABELS,
+        "probs.npy": PROBS,
+        "plain_labels.npy": np.where(LABELS < 0, 0, LABELS),
+    }
     for name, array in out.items():
         np.save(tmp_path / name, array)
     np.savez(tmp_path / "both.npz", logits=LOGITS, labels=LABELS)
@@ -40,11 +44,17 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("chunk_rows", [None, 1, 97, 1000])
-def test_weighted_ignored_smoothed_mean_is_exact_across_chunks(files: dict[str, Path],
-                                                               chunk_rows: int | None) -> None:
+def test_weighted_ignored_smoothed_mean_is_exact_across_chunks(
+    files: dict[str, Path], chunk_rows: int | None
+) -> None:
     options = {"ignore_index": -1, "weight": WEIGHT, "label_smoothing": 0.1}
-    result = score(files["logits.npy"], files["labels.npy"], loss="softmax-cross-entropy",
-                   chunk_rows=chunk_rows, **options)
+    result = score(
+        files["logits.npy"],
+        files["labels.npy"],
+        loss="softmax-cross-entropy",
+        chunk_rows=chunk_rows,
+        **options,
+    )
     expected = float(lk.softmax_cross_entropy(LOGITS.astype(np.float64), LABELS, **options))
     assert result.value == pytest.approx(expected, rel=1e-6)
     assert result.rows == N
@@ -52,38 +62,60 @@ def test_weighted_ignored_smoothed_mean_is_exact_across_chunks(files: dict[str, 
     assert result.count == pytest.approx(WEIGHT[LABELS[LABELS >= 0]].sum(), rel=1e-6)
 
 
-@pytest.mark.parametrize(("loss", "pred", "target", "options"), [
-    ("cross-entropy-error", "probs.npy", "plain_labels.npy", {"delta": 1e-7}),
-    ("mean-squared-error", "probs.npy", "plain_labels.npy", {}),
-    ("binary-cross-entropy", "probs.npy", "probs.npy", {}),
-    ("sigmoid-binary-cross-entropy", "logits.npy", "probs.npy", {}),
-])
+@pytest.mark.parametrize(
+    ("loss", "pred", "target", "options"),
+    [
+        ("cross-entropy-error", "probs.npy", "plain_labels.npy", {"delta": 1e-7}),
+        ("mean-squared-error", "probs.npy", "plain_labels.npy", {}),
+        ("binary-cross-entropy", "probs.npy", "probs.npy", {}),
+        ("sigmoid-binary-cross-entropy", "logits.npy", "probs.npy", {}),
+    ],
+)
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_every_loss_scores_like_the_library(files: dict[str, Path], loss: str, pred: str,
-                                            target: str, options: dict[str, Any],
-                                            reduction: str) -> None:
-    fn = {"cross-entropy-error": lk.cross_entropy_error,
-          "mean-squared-error": lk.mean_squared_error,
-          "binary-cross-entropy": lk.binary_cross_entropy,
-          "sigmoid-binary-cross-entropy": lk.sigmoid_binary_cross_entropy}[loss]
+def test_every_loss_scores_like_the_library(
+    files: dict[str, Path],
+    loss: str,
+    pred: str,
+    target: str,
+    options: dict[str, Any],
+    reduction: str,
+) -> None:
+    fn = {
+        "cross-entropy-error": lk.cross_entropy_error,
+        "mean-squared-error": lk.mean_squared_error,
+        "binary-cross-entropy": lk.binary_cross_entropy,
+        "sigmoid-binary-cross-entropy": lk.sigmoid_binary_cross_entropy,
+    }[loss]
     y, t = np.load(files[pred]), np.load(files[target])
     if loss == "sigmoid-binary-cross-entropy":
         t = t.astype(np.float32)
         np.save(files[target].with_name("probs32.npy"), t)
         target = "probs32.npy"
     expected = float(fn(y, t, reduction=reduction, **options))
-    result = score(files[pred].parent / pred, files[pred].parent / target, loss=loss,
-                   reduction=reduction, chunk_rows=64, **options)
+    result = score(
+        files[pred].parent / pred,
+        files[pred].parent / target,
+        loss=loss,
+        reduction=reduction,
+        chunk_rows=64,
+        **options,
+    )
     assert result.value == pytest.approx(expected, rel=1e-6)
 
 
 def test_npz_and_csv_inputs(files: dict[str, Path]) -> None:
-    expected = score(files["logits.npy"], files["labels.npy"], loss="softmax-cross-entropy",
-                     ignore_index=-1).value
-    from_npz = score(f"{files['both.npz']}:logits", f"{files['both.npz']}:labels",
-                     loss="softmax-cross-entropy", ignore_index=-1)
-    from_csv = score(files["logits.csv"], files["labels.csv"], loss="softmax-cross-entropy",
-                     ignore_index=-1)
+    expected = score(
+        files["logits.npy"], files["labels.npy"], loss="softmax-cross-entropy", ignore_index=-1
+    ).value
+    from_npz = score(
+        f"{files['both.npz']}:logits",
+        f"{files['both.npz']}:labels",
+        loss="softmax-cross-entropy",
+        ignore_index=-1,
+    )
+    from_csv = score(
+        files["logits.csv"], files["labels.csv"], loss="softmax-cross-entropy", ignore_index=-1
+    )
     assert from_npz.value == pytest.approx(expected, rel=1e-6)
     assert from_csv.value == pytest.approx(expected, rel=1e-6)
     assert open_array(files["labels.csv"]).dtype == np.int64  # all-integer CSV: labels
@@ -94,22 +126,31 @@ def test_errors_name_the_file_and_the_row(files: dict[str, Path], tmp_path: Path
     labels[36 * 1000 + 123] = 99  # chunk 37 of 50
     np.save(tmp_path / "bad.npy", labels)
     np.save(tmp_path / "big.npy", np.zeros((50_000, C), np.float32))
-    with pytest.raises(ValueError, match=r"label 99 in row 36123 is out of range for 7 classes"
-                       r".*predictions .*big\.npy, targets .*bad\.npy"):
-        score(tmp_path / "big.npy", tmp_path / "bad.npy", loss="softmax-cross-entropy",
-              chunk_rows=1000)
+    with pytest.raises(
+        ValueError,
+        match=r"label 99 in row 36123 is out of range for 7 classes"
+        r".*predictions .*big\.npy, targets .*bad\.npy",
+    ):
+        score(
+            tmp_path / "big.npy",
+            tmp_path / "bad.npy",
+            loss="softmax-cross-entropy",
+            chunk_rows=1000,
+        )
     with pytest.raises(FileNotFoundError, match=r"no such file: .*nope\.npy"):
         score(tmp_path / "nope.npy", files["labels.npy"], loss="softmax-cross-entropy")
     np.save(tmp_path / "short.npy", LABELS[:10])
     with pytest.raises(ValueError, match=r"logits\.npy has 1000 rows but .*short\.npy has 10"):
         score(files["logits.npy"], tmp_path / "short.npy", loss="softmax-cross-entropy")
     np.save(tmp_path / "int_pred.npy", LABELS)
-    with pytest.raises(ValueError, match=r"int_pred\.npy: predictions must be floating point, "
-                       r"got dtype int64"):
+    with pytest.raises(
+        ValueError,
+        match=r"int_pred\.npy: predictions must be floating point, "
+        r"got dtype int64",
+    ):
         score(tmp_path / "int_pred.npy", files["labels.npy"], loss="softmax-cross-entropy")
     with pytest.raises(ValueError, match=r"mean-squared-error does not take ignore_index"):
-        score(files["probs.npy"], files["labels.npy"], loss="mean-squared-error",
-              ignore_index=-1)
+        score(files["probs.npy"], files["labels.npy"], loss="mean-squared-error", ignore_index=-1)
     with pytest.raises(ValueError, match=r"holds arrays \['logits', 'labels'\]"):
         score(files["both.npz"], files["labels.npy"], loss="softmax-cross-entropy")
     (tmp_path / "ragged.csv").write_text("1,2\n3\n")
@@ -120,21 +161,35 @@ def test_errors_name_the_file_and_the_row(files: dict[str, Path], tmp_path: Path
         open_array(tmp_path / "cut.npy")
 
 
-def test_cli_eval_prints_text_and_json(files: dict[str, Path],
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["eval", str(files["logits.npy"]), str(files["labels.npy"]), "--loss",
-            "softmax-cross-entropy", "--ignore-index", "-1", "--weight",
-            ",".join(str(w) for w in WEIGHT), "--chunk-rows", "300"]
+def test_cli_eval_prints_text_and_json(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "eval",
+        str(files["logits.npy"]),
+        str(files["labels.npy"]),
+        "--loss",
+        "softmax-cross-entropy",
+        "--ignore-index",
+        "-1",
+        "--weight",
+        ",".join(str(w) for w in WEIGHT),
+        "--chunk-rows",
+        "300",
+    ]
     assert main(args) == 0
     assert "softmax-cross-entropy (mean) of" in capsys.readouterr().out
     assert main([*args, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    expected = float(lk.softmax_cross_entropy(LOGITS.astype(np.float64), LABELS,
-                                              ignore_index=-1, weight=WEIGHT))
+    expected = float(
+        lk.softmax_cross_entropy(LOGITS.astype(np.float64), LABELS, ignore_index=-1, weight=WEIGHT)
+    )
     assert result["value"] == pytest.approx(expected, rel=1e-6)
     assert result["chunks"] == 4
-    assert main(["eval", "missing.npy", str(files["labels.npy"]), "--loss",
-                 "softmax-cross-entropy"]) == 2
+    assert (
+        main(["eval", "missing.npy", str(files["labels.npy"]), "--loss", "softmax-cross-entropy"])
+        == 2
+    )
     assert "no such file: missing.npy" in capsys.readouterr().err
 
 
@@ -142,18 +197,35 @@ def test_cli_eval_prints_text_and_json(files: dict[str, Path],
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_eval_on_a_local_dask_cluster_equals_local(files: dict[str, Path],
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_on_a_local_dask_cluster_equals_local(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     from dask.distributed import LocalCluster
 
-    args = ["eval", str(files["logits.npy"]), str(files["labels.npy"]), "--loss",
-            "softmax-cross-entropy", "--ignore-index", "-1", "--chunk-rows", "128", "--json"]
+    args = [
+        "eval",
+        str(files["logits.npy"]),
+        str(files["labels.npy"]),
+        "--loss",
+        "softmax-cross-entropy",
+        "--ignore-index",
+        "-1",
+        "--chunk-rows",
+        "128",
+        "--json",
+    ]
     assert main(args) == 0
     local = json.loads(capsys.readouterr().out)
     # In-process workers, but over real TCP on 127.0.0.1 (never another interface).
-    with LocalCluster(host="127.0.0.1", protocol="tcp", scheduler_port=0, n_workers=1,
-                      threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        host="127.0.0.1",
+        protocol="tcp",
+        scheduler_port=0,
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        dashboard_address=None,
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
     remote = json.loads(capsys.readouterr().out)
@@ -167,21 +239,25 @@ def test_losses_on_dask_arrays_stay_lazy_and_match_numpy() -> None:
     t = da.from_array(LABELS, chunks=128)
     lazy = lk.softmax_cross_entropy(z, t, ignore_index=-1, weight=da.from_array(WEIGHT))
     assert isinstance(lazy, da.Array)
-    expected = lk.softmax_cross_entropy(LOGITS.astype(np.float64), LABELS, ignore_index=-1,
-                                        weight=WEIGHT)
+    expected = lk.softmax_cross_entropy(
+        LOGITS.astype(np.float64), LABELS, ignore_index=-1, weight=WEIGHT
+    )
     assert float(lazy.compute()) == pytest.approx(float(expected), rel=1e-12)
     total, count = lk.softmax_cross_entropy.sum_and_count(z, t, ignore_index=-1)
     assert float(total.compute()) / float(count.compute()) == pytest.approx(
         float(lk.softmax_cross_entropy(LOGITS.astype(np.float64), LABELS, ignore_index=-1)),
-        rel=1e-12)
+        rel=1e-12,
+    )
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so the child would
+# report this test process's peak (it has just written 2.4 GB through a memmap).
 _PEAK = """
-import json, resource, sys
+import json, sys
 from losskit.scoring import score
 r = score(sys.argv[1], sys.argv[2], loss="softmax-cross-entropy")
-print(json.dumps({"value": r.value, "chunks": r.chunks,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"value": r.value, "chunks": r.chunks, "peak_mb": int(hwm.split()[1]) / 1024}))
 """
 
 
@@ -190,16 +266,18 @@ def test_a_2gb_prediction_file_is_scored_in_little_memory(tmp_path: Path) -> Non
     """50,000,000 × 10 float32 (2 GB) with labels: peak memory < 500 MB, and the value of a
     float64 NumPy reference computed in slices."""
     n, c, step = 50_000_000, 10, 2_500_000
-    pred = np.lib.format.open_memmap(tmp_path / "pred.npy", mode="w+", dtype=np.float32,
-                                     shape=(n, c))
-    labels = np.lib.format.open_memmap(tmp_path / "labels.npy", mode="w+", dtype=np.int64,
-                                       shape=(n,))
+    pred = np.lib.format.open_memmap(
+        tmp_path / "pred.npy", mode="w+", dtype=np.float32, shape=(n, c)
+    )
+    labels = np.lib.format.open_memmap(
+        tmp_path / "labels.npy", mode="w+", dtype=np.int64, shape=(n,)
+    )
     gen = np.random.default_rng(7)
     total = 0.0
     for a in range(0, n, step):
         block = gen.standard_normal((step, c), dtype=np.float32) * np.float32(2)
         lab = gen.integers(0, c, step)
-        pred[a:a + step], labels[a:a + step] = block, lab
+        pred[a : a + step], labels[a : a + step] = block, lab
         z = block.astype(np.float64)
         m = z.max(axis=1, keepdims=True)
         lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
@@ -208,9 +286,13 @@ def test_a_2gb_prediction_file_is_scored_in_little_memory(tmp_path: Path) -> Non
     labels.flush()
     del pred, labels
     expected = total / n
-    out = subprocess.run([sys.executable, "-c", _PEAK, str(tmp_path / "pred.npy"),
-                          str(tmp_path / "labels.npy")], capture_output=True, text=True,
-                         check=True, timeout=1200)
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(tmp_path / "pred.npy"), str(tmp_path / "labels.npy")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1200,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert abs(result["value"] - expected) / expected <= 1e-6
     assert result["peak_mb"] < 500, result

@@ -86,7 +86,16 @@ def _torch(variant: str, z: Any, t: Any, threads: int) -> Callable[[], Any]:
 
 
 def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    """This process's peak resident memory. /proc's VmHWM, not getrusage's ru_maxrss: Linux
+    carries ru_maxrss across exec, so a worker would inherit the driver's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
