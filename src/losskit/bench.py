@@ -5,15 +5,14 @@ fight when they share a process), on the same inputs (saved once to a scratch
 folder), with one warm-up call. Reported: the median and min/max over repeats,
 ratios to losskit, the memory-read floor (bytes of the logits over the read
 bandwidth measured on this machine, both cores) and each variant's multiple of
-it, and the peak extra memory of the first call (growth of the process's peak
-RSS: approximate, but it shows who allocates N×C temporaries).
+it, and the peak extra memory of a warm call (the rise of the resident high-water
+mark over the resident size before it: it shows who allocates N×C temporaries).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -85,17 +84,26 @@ def _torch(variant: str, z: Any, t: Any, threads: int) -> Callable[[], Any]:
     return value_and_grad
 
 
-def _peak_rss_bytes() -> int:
-    """This process's peak resident memory. /proc's VmHWM, not getrusage's ru_maxrss: Linux
-    carries ru_maxrss across exec, so a worker would inherit the driver's peak."""
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _extra_memory(call: Callable[[], Any]) -> int:
+    """Peak resident memory a (warm) call adds: the kernel's high-water mark VmHWM is reset
+    first (clear_refs 5), then compared with the resident size before the call. Linux only;
+    elsewhere 0 (unknown) rather than a wrong number."""
     try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _status_bytes("VmRSS")
+        call()
+        return max(_status_bytes("VmHWM") - before, 0)
     except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        return 0
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -109,11 +117,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         call = _book(variant, z, t)
     else:
         call = _torch(variant, z, t, int(impl.split("-")[1]))
-    before = _peak_rss_bytes()
     start = time.perf_counter()
     call()  # first call: compilation or cache load, allocator warm-up
     first = time.perf_counter() - start
-    extra = max(_peak_rss_bytes() - before, 0)
+    extra = _extra_memory(call)
     start = time.perf_counter()
     call()
     second = time.perf_counter() - start
