@@ -359,15 +359,39 @@ def sce_small(
 ) -> tuple[float, int]:
     """Plain labels, reduced: (Σ per-sample loss, index of the first bad label or -1).
 
-    Few arguments on purpose: numba's dispatcher checks every argument's type on each
-    call, which at 100×10 costs more than the arithmetic."""
+    The general row routine specialised by hand to coefficient 1 at the label: at 100 × 10
+    its generality costs more than the arithmetic (4 µs instead of 7 here). Few arguments
+    on purpose: numba's dispatcher checks every argument's type on each call."""
     n, c = z.shape
     for i in range(n):
         if labels[i] < 0 or labels[i] >= c:
             return 0.0, i
     total = 0.0
     for i in range(n):
-        total += _sce_row(z, i, labels[i], 1.0, 0.0, z[0, :0], 1.0, grad, with_grad, grad_scale)
+        m = z[i, 0]
+        check = z[i, 0] * 0
+        for k in range(c):
+            v = z[i, k]
+            m = v if v > m else m
+            check += v * 0
+        t = labels[i]
+        if check != 0:  # NaN or ±inf in the row: the generic path's exact arithmetic
+            total += _row_slow(z, i, t, 1.0, 0.0, z[0, :0], grad, with_grad, grad_scale)
+            continue
+        s = 0.0
+        if with_grad:
+            for k in range(c):
+                e = _exp(z[i, k] - m)
+                grad[i, k] = e
+                s += e
+            scale = grad_scale / s
+            for k in range(c):
+                grad[i, k] *= scale
+            grad[i, t] -= grad_scale
+        else:
+            for k in range(c):
+                s += _exp(z[i, k] - m)
+        total += math.log(s) - (z[i, t] - m)
     return total, -1
 
 
