@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from losskit.datasets import load_dataset
-from losskit.gradcheck import numerical_gradient
 from losskit.logit_losses import softmax_cross_entropy
 from losskit.network import TwoLayerNet
 from losskit.plots import _pyplot, save_figure
@@ -374,8 +373,3 @@ def figure_minibatch(r: Minibatch, path: str | Path) -> Path:
     ax.legend()
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
-
-
-def numerical_slope(f: Any, x: float, h: float = 1e-4) -> float:
-    """d f / d x at one point, by the book's central difference (used by the tour)."""
-    return float(numerical_gradient(lambda v: float(f(float(v[0]))), np.array([x]), h=h)[0])
