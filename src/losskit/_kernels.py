@@ -44,6 +44,17 @@ def softmax_cross_entropy_applies(logits: Any, t: Any, axis: int, weight: Any) -
     )
 
 
+def label_mean_denominator(labels: Arr, weight: Arr | None, ignore_index: int | None) -> float:
+    """What "mean" divides by for validated label targets (PyTorch's rule, as the generic
+    path's sample weights): the number of counted samples, or the sum of their class weights."""
+    counted = labels != ignore_index if ignore_index is not None else None
+    if weight is None:
+        return float(labels.size if counted is None else np.count_nonzero(counted))
+    if counted is None:
+        return float(weight[labels].sum())
+    return float(weight[np.where(counted, labels, 0)][counted].sum())
+
+
 def first_bad_label(labels: Arr, num_classes: int, ignore_index: int | None) -> int:
     flat = labels.reshape(-1)
     if flat.dtype != np.int64:

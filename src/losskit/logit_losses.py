@@ -138,12 +138,7 @@ def _fused_softmax_cross_entropy(
     if _kernels.first_bad_label(t, num_classes, ignore_index) >= 0:
         checked_labels(t, num_classes, ignore_index, xp)  # words the error like every backend
 
-    sample_weight = None  # PyTorch's "mean" denominator: Σ w[t] over the counted samples
-    if weight is not None or ignore_index is not None:
-        counted = t != ignore_index if ignore_index is not None else np.ones(t.shape, bool)
-        per_class = np.ones(num_classes) if weight is None else weight
-        sample_weight = np.where(counted, per_class[np.where(counted, t, 0)], 0)
-    denominator = float(num_samples if sample_weight is None else sample_weight.sum())
+    denominator = _kernels.label_mean_denominator(t, weight, ignore_index)
 
     def compute(grad_scale: float, with_grad: bool) -> tuple[Array, Array | None]:
         return _kernels.softmax_cross_entropy(

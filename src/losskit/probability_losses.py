@@ -257,9 +257,7 @@ def _fused_class_loss(
     require_nonempty_for_mean(reduction, num_samples, y)
     if kind == "cee" and _kernels.first_bad_probability(y) >= 0:
         checked_probabilities(y, xp)
-    denominator = float(num_samples)
-    if labels and weight is not None:  # PyTorch's rule: divide by the summed target weights
-        denominator = float(weight[t].sum())
+    denominator = _kernels.label_mean_denominator(t, weight, None) if labels else float(num_samples)
 
     def compute(grad_scale: float, with_grad: bool) -> tuple[Array, Array | None]:
         return _kernels.class_loss(
