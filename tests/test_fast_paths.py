@@ -98,6 +98,18 @@ def test_fused_handles_infinities_and_nan_like_generic(dtype: type) -> None:
         dtype=dtype,
     )
     t = np.array([2, 0, 1, 2, 0, 2])
+    assert _kernels.small_applies(z, t, -1, None, None, 0.0, "mean")
+    for reduction in ("mean", "sum"):  # the small kernel: its flat sweep must step aside
+        for rows in (slice(None), slice(4, 6), slice(2, 3)):
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                value, grad = lk.softmax_cross_entropy.value_and_grad(
+                    z[rows], t[rows], reduction=reduction
+                )
+                ref_value, ref_grad = generic(z[rows], t[rows], reduction=reduction)
+                alone = lk.softmax_cross_entropy(z[rows], t[rows], reduction=reduction)
+            np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+            np.testing.assert_allclose(alone, ref_value, rtol=1e-6)
+            np.testing.assert_allclose(grad, ref_grad, rtol=1e-6, atol=1e-7)
     for options in ({}, {"label_smoothing": 0.1}, {"weight": np.array([1.0, 2.0, 0.5])}):
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction="none", **options)
@@ -139,10 +151,14 @@ def test_polynomial_exp_is_accurate(dtype: type) -> None:
     exact = np.exp(x.astype(np.float64))
     rel = np.abs(out - exact) / exact
     assert rel.max() < (3e-7 if dtype == np.float32 else 5e-15)
-    tiny = np.array([-1000.0, -np.inf], dtype=dtype)
-    out = np.empty_like(tiny)
-    _numba_kernels.exp_array(tiny, out)
-    assert (out == 0).all()
+    special = np.array([-1000.0, -np.inf, np.nan, -86.5, -708.5], dtype=dtype)
+    out = np.empty_like(special)
+    _numba_kernels.exp_array(special, out)
+    with np.errstate(under="ignore"):
+        expected = np.exp(special.astype(np.float64))
+    assert out[0] == out[1] == 0
+    assert np.isnan(out[2])  # the kernels find non-finite rows by this NaN
+    np.testing.assert_allclose(out[3:], expected[3:], rtol=3e-7, atol=np.finfo(dtype).tiny)
 
 
 def _strict(a: Any) -> Any:

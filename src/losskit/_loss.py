@@ -21,7 +21,9 @@ from losskit._array import Array, Namespace, scalar
 P = ParamSpec("P")
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which costs
+# 2 µs per call, a fifth of a 100 × 10 loss. Nothing mutates it after construction.
+@dataclass(slots=True)
 class LossTerms:
     """A loss before reduction.
 
