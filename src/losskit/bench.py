@@ -151,6 +151,47 @@ def measure_bandwidth(seconds: float = 1.0) -> float:
     return x.nbytes / statistics.median(times)
 
 
+_FIRST_CALL_CODE = """
+import json, time
+start = time.perf_counter()
+import numpy as np
+import losskit
+imported = time.perf_counter()
+import numba
+from losskit import _kernels
+_kernels.numba_kernels()
+numba_loaded = time.perf_counter()
+z = np.random.default_rng(0).standard_normal((100, 10)).astype(np.float32)
+t = np.arange(100) % 10
+losskit.softmax_cross_entropy.value_and_grad(z, t)
+first = time.perf_counter()
+losskit.softmax_cross_entropy.value_and_grad(z, t)
+second = time.perf_counter()
+print(json.dumps({"import losskit": imported - start, "import numba": numba_loaded - imported,
+                  "first call": first - numba_loaded, "second call": second - first}))
+"""
+
+
+def first_call(runs: int = 5) -> dict[str, float]:
+    """Medians over fresh processes of the start-up costs of one 100 × 10 value-and-gradient
+    call with numba's cache already warm: importing losskit, importing numba and the kernel
+    module (which losskit defers to the first NumPy loss call), then that first call (numba
+    sets up its compiler target once per process, then loads the cached kernel), and a
+    second call."""
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs + 1):  # the first run may still fill the cache: not counted
+        out = subprocess.run(
+            [sys.executable, "-c", _FIRST_CALL_CODE],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        for key, value in json.loads(out.stdout.strip().splitlines()[-1]).items():
+            samples.setdefault(key, []).append(value)
+    return {key: statistics.median(values[1:]) for key, values in samples.items()}
+
+
 # ------------------------------------------------------------------ the driver
 
 
@@ -267,6 +308,11 @@ def table(rows: list[Row], bandwidth: float) -> str:
     return "\n".join(lines)
 
 
+def first_call_line(costs: dict[str, float]) -> str:
+    parts = ", ".join(f"{key} {_fmt(value)}" for key, value in costs.items())
+    return f"start-up in a new process, warm numba cache (medians of 5): {parts}"
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -282,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, bandwidth = run(shapes, seconds=0.5 if args.quick else args.seconds)
     print()
     print(table(rows, bandwidth))
+    print()
+    print(first_call_line(first_call()))
     return 0
 
 

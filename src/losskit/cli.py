@@ -191,7 +191,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from losskit.bench import SHAPES, run, table
+    from losskit.bench import SHAPES, first_call, first_call_line, run, table
 
     console = _console()
     shapes = SHAPES[:2] if args.quick else SHAPES
@@ -202,6 +202,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     console.print()
     console.print(table(rows, bandwidth), markup=False, soft_wrap=True)
+    console.print()
+    console.print(first_call_line(first_call()), markup=False, soft_wrap=True)
     return 0
 
 
@@ -404,8 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(100, 10), (4096, 1000), (4096, 32000) and (8192, 50257) in float32, each variant in "
         "a fresh process: losskit, NumPy written as the book writes it, and "
         "torch.nn.functional.cross_entropy with 1 and 2 threads when torch is installed. "
-        "Prints medians, min-max, ratios, the memory-read floor and peak extra memory. The "
-        "full run needs about 8 GB of memory and a few minutes.",
+        "Prints medians, min-max, ratios, the memory-read floor and peak extra memory, then "
+        "the start-up cost of a first call in a new process. The full run needs about 8 GB "
+        "of memory and a few minutes.",
     )
     bench.add_argument("--quick", action="store_true", help="the two small shapes only")
     bench.add_argument(
