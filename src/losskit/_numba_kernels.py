@@ -6,8 +6,11 @@ Why these shapes of code (measured on a 2-core x86-64 machine, float32):
   float32 (resp. float64) rounding.
 - Rows are handled one at a time, each row read from memory once and then
   re-read from cache (a row of 50,257 float32 is 200 kB): max, then Σ exp.
-- Rows holding NaN or ±inf take a careful scalar path with exactly the generic
-  path's semantics; finite rows take the vectorised one.
+- Rows holding NaN or +inf, or only -inf, take a careful scalar path with exactly
+  the generic path's semantics; the others take the vectorised one (-inf among
+  finite logits needs no care: exp gives 0 there too). The big-row kernel finds
+  such rows from the max (+inf) and the exp sum (NaN) rather than with a check in
+  the max loop, which made that loop 3x slower.
 """
 
 from __future__ import annotations
@@ -180,7 +183,8 @@ def _row_slow(
     with_grad: bool,
     gs: float,
 ) -> float:
-    """Exactly the generic path's arithmetic (IEEE, libm exp) for a row with NaN or ±inf."""
+    """Exactly the generic path's arithmetic (IEEE, libm exp) for a row with NaN or ±inf
+    (any row gives the generic path's numbers here; only speed says which rows come)."""
     c = z.shape[1]
     m = -math.inf
     for k in range(c):
