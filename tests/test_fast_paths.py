@@ -119,6 +119,35 @@ def test_fused_handles_infinities_and_nan_like_generic(dtype: type) -> None:
     assert np.isnan(value[1]) and np.isinf(value[2]) and np.isnan(value[3])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [31, 100, 1027])  # the short-row loop and the unrolled one
+def test_wide_rows_with_non_finite_logits_match_generic(dtype: type, width: int) -> None:
+    rng = np.random.default_rng(width)
+    z = rng.normal(size=(9, width)).astype(dtype)
+    z[0, 0] = np.nan  # NaN first: the max starts from it
+    z[1, width // 2] = np.nan
+    z[2, -1] = np.nan  # NaN in the remainder of the unrolled loop
+    z[3, 5] = np.inf
+    z[4, :] = -np.inf
+    z[5, ::3] = -np.inf  # -inf among finite logits: the fast path's business
+    z[6, -1] = -np.inf
+    z[7, 1] = -np.inf  # under a class of weight 0 below: contributes 0, not NaN
+    t = rng.integers(0, width, 9)
+    t[5] = 0  # a target whose logit is -inf: infinite loss
+    t[7] = 2
+    weight = rng.uniform(0.5, 2.0, width).astype(dtype)
+    weight[1] = 0.0
+    for options in ({}, {"label_smoothing": 0.2}, {"weight": weight, "label_smoothing": 0.2}):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction="none", **options)
+            alone = lk.softmax_cross_entropy(z, t, reduction="none", **options)
+            ref_value, ref_grad = generic(z, t, reduction="none", **options)
+        np.testing.assert_allclose(value, ref_value, rtol=1e-5)  # NaN == NaN, inf == inf
+        np.testing.assert_allclose(alone, ref_value, rtol=1e-5)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-7)
+    assert np.isfinite(value[7]) and np.isinf(value[5])
+
+
 def test_fused_reports_bad_labels_like_generic() -> None:
     z = np.zeros((4, 3))
     for call in (

@@ -247,7 +247,8 @@ def _sce_row(
             s += _exp(z[i, k] - m)
     # _exp passes NaN through, so s is NaN exactly when the row holds a NaN or is all -inf
     # (then z - m = -inf - -inf); +inf gave m = inf above. -inf among finite logits is the
-    # fast path's business: exp gives 0, as on the generic path.
+    # fast path's business: exp gives 0, as on the generic path. The arithmetic below would
+    # turn a NaN s into NaN results anyway; the exact path makes that a guarantee.
     if s != s:
         return _row_slow(z, i, t, coef_t, smooth, w, out_grad, with_grad, gs)
     log_s = math.log(s)
