@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import reference as ref
-from backends import assert_close, to_backend
+from backends import assert_close, to_backend, to_numpy
 
 import losskit as lk
 
@@ -239,6 +239,15 @@ def test_value_and_grad_match_float64_reference(
         dtype=dtype,
         **grad_tol,
     )
+    if reduction == "none":  # what eval --output uses: the same values, and mean's count
+        per_sample, count = case.loss.per_sample_and_count(y, target, **options)
+        assert_close(backend, per_sample, expected, dtype=dtype)
+        total, sum_count = case.loss.sum_and_count(y, target, **options)
+        assert float(to_numpy(count)) == pytest.approx(float(to_numpy(sum_count)), rel=1e-6)
+        mean = _reference_value(case, pred64, t, opts, "mean")
+        assert float(to_numpy(total)) / float(to_numpy(count)) == pytest.approx(
+            float(mean), rel=1e-5
+        )
     # Inputs are never modified.
     np.testing.assert_array_equal(
         pred, case.make(np.random.default_rng(len(case.id)))[0].astype(dtype)

@@ -103,6 +103,58 @@ def test_every_loss_scores_like_the_library(
     assert result.value == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 97])  # one chunk; 11 chunks in 3 waves
+def test_output_holds_each_samples_loss_in_row_order(
+    files: dict[str, Path], tmp_path: Path, chunk_rows: int | None
+) -> None:
+    cases = [
+        ("softmax-cross-entropy", "logits.npy", "labels.npy", {"ignore_index": -1}),
+        ("cross-entropy-error", "probs.npy", "plain_labels.npy", {"weight": WEIGHT}),
+        ("mean-squared-error", "probs.npy", "probs.npy", {}),
+        ("binary-cross-entropy", "probs.npy", "probs.npy", {}),
+    ]
+    for loss, pred, target, options in cases:
+        out = tmp_path / f"{loss}.npy"
+        result = score(
+            files[pred], files[target], loss=loss, chunk_rows=chunk_rows, output=out, **options
+        )
+        fn = lk.scoring.LOSSES[loss]
+        y, t = np.load(files[pred]), np.load(files[target])
+        expected = fn(y, t, reduction="none", **options)
+        written = np.load(out)
+        assert written.dtype == expected.dtype
+        np.testing.assert_allclose(written, expected, rtol=1e-12)
+        plain = score(files[pred], files[target], loss=loss, chunk_rows=chunk_rows, **options)
+        assert result.value == pytest.approx(plain.value, rel=1e-6)
+        assert result.output == str(out)
+
+
+def test_output_appears_only_when_complete(files: dict[str, Path], tmp_path: Path) -> None:
+    labels = np.arange(N) % C
+    labels[900] = 99  # in the last wave: earlier chunks were written already
+    np.save(tmp_path / "bad.npy", labels)
+    out = tmp_path / "out" / "losses.npy"
+    out.parent.mkdir()
+    out.write_bytes(b"the user's earlier file")
+    with pytest.raises(ValueError, match=r"label 99 in row 900"):
+        score(
+            files["logits.npy"],
+            tmp_path / "bad.npy",
+            loss="softmax-cross-entropy",
+            chunk_rows=50,
+            output=out,
+        )
+    assert out.read_bytes() == b"the user's earlier file"
+    assert [p.name for p in out.parent.iterdir()] == ["losses.npy"]  # no partial file left
+    with pytest.raises(ValueError, match=r"output must be a \.npy file, got '.*losses\.csv'"):
+        score(
+            files["logits.npy"],
+            files["labels.npy"],
+            loss="softmax-cross-entropy",
+            output=tmp_path / "losses.csv",
+        )
+
+
 def test_npz_and_csv_inputs(files: dict[str, Path]) -> None:
     expected = score(
         files["logits.npy"], files["labels.npy"], loss="softmax-cross-entropy", ignore_index=-1
@@ -186,6 +238,10 @@ def test_cli_eval_prints_text_and_json(
     )
     assert result["value"] == pytest.approx(expected, rel=1e-6)
     assert result["chunks"] == 4
+    out = files["logits.npy"].with_name("per_sample.npy")
+    assert main([*args, "--output", str(out)]) == 0
+    assert f"each sample's loss: {out}" in capsys.readouterr().out
+    assert np.load(out).shape == (N,)
     assert (
         main(["eval", "missing.npy", str(files["labels.npy"]), "--loss", "softmax-cross-entropy"])
         == 2
@@ -214,7 +270,8 @@ def test_eval_on_a_local_dask_cluster_equals_local(
         "128",
         "--json",
     ]
-    assert main(args) == 0
+    here = files["logits.npy"].parent
+    assert main([*args, "--output", str(here / "local.npy")]) == 0
     local = json.loads(capsys.readouterr().out)
     # In-process workers, but over real TCP on 127.0.0.1 (never another interface).
     with LocalCluster(
@@ -227,9 +284,17 @@ def test_eval_on_a_local_dask_cluster_equals_local(
         dashboard_address=None,
     ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+        remote_args = [
+            "--scheduler",
+            cluster.scheduler_address,
+            "--output",
+            str(here / "remote.npy"),
+        ]
+        assert main([*args, *remote_args]) == 0
     remote = json.loads(capsys.readouterr().out)
+    assert remote.pop("output") != local.pop("output")
     assert remote == local
+    np.testing.assert_array_equal(np.load(here / "remote.npy"), np.load(here / "local.npy"))
 
 
 def test_losses_on_dask_arrays_stay_lazy_and_match_numpy() -> None:
@@ -255,7 +320,8 @@ def test_losses_on_dask_arrays_stay_lazy_and_match_numpy() -> None:
 _PEAK = """
 import json, sys
 from losskit.scoring import score
-r = score(sys.argv[1], sys.argv[2], loss="softmax-cross-entropy")
+output = sys.argv[3] if len(sys.argv) > 3 else None
+r = score(sys.argv[1], sys.argv[2], loss="softmax-cross-entropy", output=output)
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({"value": r.value, "chunks": r.chunks, "peak_mb": int(hwm.split()[1]) / 1024}))
 """
@@ -264,7 +330,8 @@ print(json.dumps({"value": r.value, "chunks": r.chunks, "peak_mb": int(hwm.split
 @pytest.mark.slow
 def test_a_2gb_prediction_file_is_scored_in_little_memory(tmp_path: Path) -> None:
     """50,000,000 × 10 float32 (2 GB) with labels: peak memory < 500 MB, and the value of a
-    float64 NumPy reference computed in slices."""
+    float64 NumPy reference computed in slices; the same when each sample's loss is written
+    out (200 MB)."""
     n, c, step = 50_000_000, 10, 2_500_000
     pred = np.lib.format.open_memmap(
         tmp_path / "pred.npy", mode="w+", dtype=np.float32, shape=(n, c)
@@ -281,19 +348,25 @@ def test_a_2gb_prediction_file_is_scored_in_little_memory(tmp_path: Path) -> Non
         z = block.astype(np.float64)
         m = z.max(axis=1, keepdims=True)
         lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
-        total += float(np.sum(lse - z[np.arange(step), lab]))
+        last = lse - z[np.arange(step), lab]
+        total += float(np.sum(last))
     pred.flush()
     labels.flush()
     del pred, labels
     expected = total / n
-    out = subprocess.run(
-        [sys.executable, "-c", _PEAK, str(tmp_path / "pred.npy"), str(tmp_path / "labels.npy")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=1200,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert abs(result["value"] - expected) / expected <= 1e-6
-    assert result["peak_mb"] < 500, result
-    assert result["chunks"] > 100
+    files = [str(tmp_path / "pred.npy"), str(tmp_path / "labels.npy")]
+    for output in ([], [str(tmp_path / "losses.npy")]):
+        out = subprocess.run(
+            [sys.executable, "-c", _PEAK, *files, *output],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1200,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        assert abs(result["value"] - expected) / expected <= 1e-6
+        assert result["peak_mb"] < 500, result
+        assert result["chunks"] > 100
+    losses = np.load(tmp_path / "losses.npy", mmap_mode="r")
+    assert losses.shape == (n,)
+    np.testing.assert_allclose(losses[-step:], last, rtol=1e-5, atol=1e-6)

@@ -137,6 +137,15 @@ class Loss(Generic[P]):
         terms = self._terms(*args, **kwargs)
         return terms.value(), terms.count()
 
+    def per_sample_and_count(
+        self, *args: P.args, **kwargs: P.kwargs
+    ) -> tuple[Array, Array | float]:
+        """Each sample's loss (as ``reduction="none"``) and what "mean" divides their sum
+        by, from one evaluation; ``reduction`` is ignored."""
+        kwargs["reduction"] = "none"
+        terms = self._terms(*args, **kwargs)
+        return terms.value(), terms.count()
+
     def __repr__(self) -> str:
         return f"<losskit loss {self._terms.__name__}>"
 

@@ -173,6 +173,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         ignore_index=args.ignore_index,
         label_smoothing=args.label_smoothing,
         delta=args.delta,
+        output=args.output,
     )
     if args.json:
         print(json.dumps(result.as_dict()))
@@ -184,6 +185,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             markup=False,
             soft_wrap=True,
         )
+        if result.output is not None:
+            _console().print(f"each sample's loss: {result.output}", markup=False, soft_wrap=True)
     return 0
 
 
@@ -395,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--chunk-rows", type=int, help="rows per chunk (default: ~16 MB)")
     evaluate.add_argument(
         "--scheduler", help="address of a dask.distributed scheduler, e.g. tcp://127.0.0.1:8786"
+    )
+    evaluate.add_argument(
+        "--output",
+        metavar="FILE.npy",
+        help="also write each sample's loss (reduction none), row by row, to this .npy file; "
+        "it appears only when complete",
     )
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.set_defaults(run=_cmd_eval)

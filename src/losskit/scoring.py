@@ -5,7 +5,10 @@ the process, so a file bigger than memory costs only a chunk of it); `.npz` and
 `.csv` are read whole. Each chunk of rows is scored by the library's own loss
 (NumPy fast path) as a (sum, count) pair, so weighted and ignored means stay
 exact; the pairs are combined through Dask — the threaded scheduler locally, or a
-`dask.distributed` cluster with `scheduler=ADDRESS`.
+`dask.distributed` cluster with `scheduler=ADDRESS`. With `output=FILE.npy` each
+sample's loss is written too, chunk after chunk in row order (a few chunks in
+flight at a time, so memory stays bounded), into a file that appears only once
+it is complete.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import io
 import math
 import os
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from losskit import (
     sigmoid_binary_cross_entropy,
     softmax_cross_entropy,
 )
+from losskit._files import atomic_open
 
 __all__ = ["LOSSES", "ArrayFile", "Score", "open_array", "score"]
 
@@ -190,21 +194,33 @@ class Score:
     count: float
     rows: int
     chunks: int
+    output: str | None = None  # where each sample's loss was written, if asked
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
 def _chunk_sum(
-    loss: Any, pred: ArrayFile, target: ArrayFile, start: int, stop: int, options: dict[str, Any]
-) -> tuple[float, float]:
+    loss: Any,
+    pred: ArrayFile,
+    target: ArrayFile,
+    start: int,
+    stop: int,
+    options: dict[str, Any],
+    per_sample: bool = False,
+) -> tuple[float, float, np.ndarray[Any, Any] | None]:
+    """(sum, count) of rows [start, stop), and each sample's loss when asked for."""
     y = pred.read_rows(start, stop)
     t = target.read_rows(start, stop)
     try:
-        total, count = loss.sum_and_count(y, t, **options)
+        if not per_sample:
+            total, count = loss.sum_and_count(y, t, **options)
+            return float(total), float(count), None
+        values, count = loss.per_sample_and_count(y, t, **options)
     except ValueError as exc:
         raise ValueError(_locate(str(exc), start, pred, target)) from None
-    return float(total), float(count)
+    values = np.asarray(values)
+    return float(np.sum(values, dtype=np.float64)), float(count), values
 
 
 def _locate(message: str, start: int, pred: ArrayFile, target: ArrayFile) -> str:
@@ -229,9 +245,13 @@ def score(
     reduction: str = "mean",
     chunk_rows: int | None = None,
     scheduler: str | None = None,
+    output: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Score:
-    """The loss of a prediction file against a target file, chunk by chunk."""
+    """The loss of a prediction file against a target file, chunk by chunk; with `output`
+    (a .npy path) each sample's loss is also written there (``reduction="none"``)."""
+    if output is not None and Path(output).suffix.lower() != ".npy":
+        raise ValueError(f"output must be a .npy file, got {str(output)!r}")
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
     if reduction not in ("mean", "sum"):
@@ -268,12 +288,33 @@ def score(
         raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows}")
     bounds = [(a, min(a + chunk_rows, p.rows)) for a in range(0, p.rows, chunk_rows)]
     fn = LOSSES[loss]
-    parts = _compute(fn, p, t, bounds, options, scheduler)
-    total = math.fsum(s for s, _ in parts)
-    count = math.fsum(c for _, c in parts)
+    parts = _compute(fn, p, t, bounds, options, scheduler, per_sample=output is not None)
+    if output is None:
+        sums = [(total, count) for total, count, _ in parts]
+    else:
+        sums = _write_per_sample(Path(output), p.rows, parts)
+    total = math.fsum(s for s, _ in sums)
+    count = math.fsum(c for _, c in sums)
     # Every target ignored: 0, as the losses themselves say.
     value = total if reduction == "sum" else (total / count if count else 0.0)
-    return Score(loss, reduction, value, total, count, p.rows, len(bounds))
+    written = None if output is None else str(output)
+    return Score(loss, reduction, value, total, count, p.rows, len(bounds), written)
+
+
+def _write_per_sample(
+    path: Path, rows: int, parts: Iterator[tuple[float, float, Any]]
+) -> list[tuple[float, float]]:
+    """Stream the chunks' per-sample losses, in row order, into one .npy file."""
+    sums: list[tuple[float, float]] = []
+    with atomic_open(path) as f:
+        for total, count, values in parts:
+            if not sums:
+                header = np.lib.format.header_data_from_array_1_0(values)
+                header["shape"] = (rows, *values.shape[1:])
+                np.lib.format.write_array_header_2_0(f, header)
+            f.write(np.ascontiguousarray(values).data)
+            sums.append((total, count))
+    return sums
 
 
 def _compute(
@@ -283,16 +324,32 @@ def _compute(
     bounds: Sequence[tuple[int, int]],
     options: dict[str, Any],
     scheduler: str | None,
-) -> list[tuple[float, float]]:
+    *,
+    per_sample: bool,
+) -> Iterator[tuple[float, float, Any]]:
+    """Each chunk's (sum, count, per-sample losses or None), in row order. Per-sample
+    results go in waves of a few chunks per thread, so that only those are in memory."""
     if len(bounds) == 1 and scheduler is None:
-        return [_chunk_sum(fn, p, t, *bounds[0], options)]
+        yield _chunk_sum(fn, p, t, *bounds[0], options, per_sample)
+        return
     from dask.base import compute
     from dask.delayed import delayed
 
-    tasks = [delayed(_chunk_sum)(fn, p, t, a, b, options) for a, b in bounds]
+    def tasks(wave: Sequence[tuple[int, int]]) -> list[Any]:
+        return [delayed(_chunk_sum)(fn, p, t, a, b, options, per_sample) for a, b in wave]
+
+    def waves(threads: int) -> Iterator[Sequence[tuple[int, int]]]:
+        size = 2 * threads if per_sample else len(bounds)
+        for start in range(0, len(bounds), size):
+            yield bounds[start : start + size]
+
     if scheduler is None:
-        return list(compute(*tasks, scheduler="threads"))  # type: ignore[no-untyped-call]
+        for wave in waves(os.cpu_count() or 1):
+            yield from compute(*tasks(wave), scheduler="threads")  # type: ignore[no-untyped-call]
+        return
     from dask.distributed import Client
 
     with Client(scheduler, timeout="30s") as client:  # type: ignore[no-untyped-call]
-        return list(client.compute(tasks, sync=True))
+        threads = sum(client.nthreads().values()) or 1
+        for wave in waves(threads):
+            yield from client.compute(tasks(wave), sync=True)
