@@ -43,7 +43,7 @@ OPTIONS = [
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("scale", [1.0, 30.0, 1e4])
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o) or "plain")
-@pytest.mark.parametrize("shape", [(64, 37), (5, 3, 11), (600, 500)], ids=str)
+@pytest.mark.parametrize("shape", [(64, 37), (40, 300), (5, 3, 11), (600, 500)], ids=str)
 def test_fused_equals_generic(
     dtype: type, reduction: str, scale: float, options: dict[str, Any], shape: tuple[int, ...]
 ) -> None:
@@ -82,6 +82,25 @@ def test_large_input_takes_the_parallel_kernel_with_the_same_numbers() -> None:
     ref_value, ref_grad = generic(z.astype(np.float64), t, reduction="none")
     np.testing.assert_allclose(value, ref_value, rtol=1e-6)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(5, 50_000), (300, 700), (600, 1000)], ids=str)
+def test_the_value_allocates_no_n_by_c_temporary(shape: tuple[int, int]) -> None:
+    """Small batch of long rows, serial kernel, parallel kernel: extra memory O(N)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=shape).astype(np.float32)
+    t = rng.integers(0, shape[1], shape[0])
+    for reduction in ("mean", "none"):
+        lk.softmax_cross_entropy(z, t, reduction=reduction)  # compile or load first
+        tracemalloc.start()
+        try:
+            lk.softmax_cross_entropy(z, t, reduction=reduction)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 64 * shape[0] + 16_384, (reduction, peak)  # z itself: ≥ 1 MB
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -21,6 +21,10 @@ Arr = np.ndarray[Any, Any]
 # cores) costs more than it saves: run serially.
 PARALLEL_MIN_ELEMENTS = 1 << 18
 
+# Up to this many classes the small-batch kernel exps all N·C shifted logits in one flat
+# sweep through a scratch array, also for the value alone; longer rows are fast per row.
+SMALL_SCRATCH_MAX_CLASSES = 64
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _INT64 = np.dtype(np.int64)
 
@@ -146,7 +150,10 @@ def small_softmax_cross_entropy(
 ) -> tuple[Any, Arr | None, int]:
     """(reduced value in logits' dtype, gradient, first bad label index or -1)."""
     scale = 1.0 / logits.shape[0] if reduction == "mean" else 1.0
-    grad = np.empty_like(logits)  # the gradient, or the kernel's scratch for the value alone
+    # The gradient; for the value alone of short rows, the kernel's scratch space (at most
+    # 2 MB: this path takes < 2^18 elements); long rows need none and get none.
+    short_rows = logits.shape[1] <= SMALL_SCRATCH_MAX_CLASSES
+    grad = np.empty_like(logits) if with_grad or short_rows else logits[:0]
     total, bad = numba_kernels().sce_small(logits, labels, scale, grad, with_grad)
     return logits.dtype.type(total * scale), grad if with_grad else None, int(bad)
 

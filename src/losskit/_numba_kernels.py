@@ -426,15 +426,16 @@ def sce_small(
 
     The general row routine specialised by hand to coefficient 1 at the label: at 100 × 10
     its generality costs more than the arithmetic (4 µs instead of 7 here). Few arguments
-    on purpose: numba's dispatcher checks every argument's type on each call. `grad` has
-    z's shape; without with_grad it is scratch space (small inputs only: ≤ 2 MB)."""
+    on purpose: numba's dispatcher checks every argument's type on each call. Without
+    with_grad, `grad` is scratch space of z's shape, or empty: then rows go one by one."""
     n, c = z.shape
     for i in range(n):
         if labels[i] < 0 or labels[i] >= c:
             return 0.0, i
-    total, done = _sce_small_flat(z, labels, grad_scale, grad, with_grad)
-    if done:
-        return total, -1
+    if grad.shape[0] == n:
+        total, done = _sce_small_flat(z, labels, grad_scale, grad, with_grad)
+        if done:
+            return total, -1
     total = 0.0
     for i in range(n):
         m = z[i, 0]
