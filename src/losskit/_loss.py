@@ -22,7 +22,8 @@ P = ParamSpec("P")
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which costs
-# 2 µs per call, a fifth of a 100 × 10 loss. Nothing mutates it after construction.
+# 2 µs per call, when a whole 100 × 10 value and gradient takes about 5. Nothing mutates it
+# after construction.
 @dataclass(slots=True)
 class LossTerms:
     """A loss before reduction.
