@@ -146,6 +146,14 @@ def test_output_appears_only_when_complete(files: dict[str, Path], tmp_path: Pat
         )
     assert out.read_bytes() == b"the user's earlier file"
     assert [p.name for p in out.parent.iterdir()] == ["losses.npy"]  # no partial file left
+    with pytest.raises(ValueError, match=r"output '.*logits\.npy' is one of the input files"):
+        score(
+            files["logits.npy"],
+            files["labels.npy"],
+            loss="softmax-cross-entropy",
+            output=files["logits.npy"],
+        )
+    assert np.array_equal(np.load(files["logits.npy"]), LOGITS)
     with pytest.raises(ValueError, match=r"output must be a \.npy file, got '.*losses\.csv'"):
         score(
             files["logits.npy"],

@@ -277,6 +277,8 @@ def score(
             f"{p.path} has {p.rows} rows but {t.path} has {t.rows}: one target "
             "row per prediction row is expected"
         )
+    if output is not None and any(_same_file(output, f.path) for f in (p, t)):
+        raise ValueError(f"output {str(output)!r} is one of the input files; choose another path")
     if "weight" in options:
         options["weight"] = options["weight"].astype(p.dtype)
     if "pos_weight" in options:
@@ -299,6 +301,13 @@ def score(
     value = total if reduction == "sum" else (total / count if count else 0.0)
     written = None if output is None else str(output)
     return Score(loss, reduction, value, total, count, p.rows, len(bounds), written)
+
+
+def _same_file(a: str | os.PathLike[str], b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # the output does not exist yet
+        return False
 
 
 def _write_per_sample(
