@@ -213,6 +213,10 @@ def test_errors_name_the_file_and_the_row(files: dict[str, Path], tmp_path: Path
         score(files["probs.npy"], files["labels.npy"], loss="mean-squared-error", ignore_index=-1)
     with pytest.raises(ValueError, match=r"holds arrays \['logits', 'labels'\]"):
         score(files["both.npz"], files["labels.npy"], loss="softmax-cross-entropy")
+    np.save(tmp_path / "empty.npy", np.zeros((0, C), np.float32))
+    np.save(tmp_path / "no_labels.npy", np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match=r"empty\.npy: no rows to score"):
+        score(tmp_path / "empty.npy", tmp_path / "no_labels.npy", loss="softmax-cross-entropy")
     (tmp_path / "ragged.csv").write_text("1,2\n3\n")
     with pytest.raises(ValueError, match=r"ragged\.csv: row 1 has 1 values, expected 2"):
         open_array(tmp_path / "ragged.csv")

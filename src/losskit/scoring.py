@@ -277,6 +277,8 @@ def score(
             f"{p.path} has {p.rows} rows but {t.path} has {t.rows}: one target "
             "row per prediction row is expected"
         )
+    if p.rows == 0:
+        raise ValueError(f"{p.path}: no rows to score")
     if output is not None and any(_same_file(output, f.path) for f in (p, t)):
         raise ValueError(f"output {str(output)!r} is one of the input files; choose another path")
     if "weight" in options:
