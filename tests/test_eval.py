@@ -184,6 +184,7 @@ def test_npz_and_csv_inputs(files: dict[str, Path]) -> None:
 def test_errors_name_the_file_and_the_row(files: dict[str, Path], tmp_path: Path) -> None:
     labels = np.arange(50_000) % C
     labels[36 * 1000 + 123] = 99  # chunk 37 of 50
+    labels[49 * 1000 + 5] = -3  # chunk 50, likely to fail first on a free thread: not reported
     np.save(tmp_path / "bad.npy", labels)
     np.save(tmp_path / "big.npy", np.zeros((50_000, C), np.float32))
     with pytest.raises(

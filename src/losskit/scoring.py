@@ -208,8 +208,10 @@ def _chunk_sum(
     stop: int,
     options: dict[str, Any],
     per_sample: bool = False,
-) -> tuple[float, float, np.ndarray[Any, Any] | None]:
-    """(sum, count) of rows [start, stop), and each sample's loss when asked for."""
+) -> tuple[float, float, np.ndarray[Any, Any] | None] | _BadChunk:
+    """(sum, count) of rows [start, stop), and each sample's loss when asked for; bad input
+    is returned, not raised, so that the caller can report the first bad row of the file
+    whichever thread or worker finished first."""
     y = pred.read_rows(start, stop)
     t = target.read_rows(start, stop)
     try:
@@ -218,9 +220,27 @@ def _chunk_sum(
             return float(total), float(count), None
         values, count = loss.per_sample_and_count(y, t, **options)
     except ValueError as exc:
-        raise ValueError(_locate(str(exc), start, pred, target)) from None
+        return _BadChunk(_locate(str(exc), start, pred, target))
     values = np.asarray(values)
     return float(np.sum(values, dtype=np.float64)), float(count), values
+
+
+@dataclass(frozen=True)
+class _BadChunk:
+    message: str
+
+
+def _in_row_order(
+    results: Sequence[tuple[float, float, Any] | _BadChunk],
+) -> Iterator[tuple[float, float, Any]]:
+    """The chunks' results, with the earliest chunk's error raised before any result of the
+    wave is used."""
+    good = []
+    for result in results:
+        if isinstance(result, _BadChunk):
+            raise ValueError(result.message)
+        good.append(result)
+    yield from good
 
 
 def _locate(message: str, start: int, pred: ArrayFile, target: ArrayFile) -> str:
@@ -341,7 +361,7 @@ def _compute(
     """Each chunk's (sum, count, per-sample losses or None), in row order. Per-sample
     results go in waves of a few chunks per thread, so that only those are in memory."""
     if len(bounds) == 1 and scheduler is None:
-        yield _chunk_sum(fn, p, t, *bounds[0], options, per_sample)
+        yield from _in_row_order([_chunk_sum(fn, p, t, *bounds[0], options, per_sample)])
         return
     from dask.base import compute
     from dask.delayed import delayed
@@ -356,11 +376,12 @@ def _compute(
 
     if scheduler is None:
         for wave in waves(os.cpu_count() or 1):
-            yield from compute(*tasks(wave), scheduler="threads")  # type: ignore[no-untyped-call]
+            results = compute(*tasks(wave), scheduler="threads")  # type: ignore[no-untyped-call]
+            yield from _in_row_order(results)
         return
     from dask.distributed import Client
 
     with Client(scheduler, timeout="30s") as client:  # type: ignore[no-untyped-call]
         threads = sum(client.nthreads().values()) or 1
         for wave in waves(threads):
-            yield from client.compute(tasks(wave), sync=True)
+            yield from _in_row_order(client.compute(tasks(wave), sync=True))
