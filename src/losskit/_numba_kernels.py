@@ -377,6 +377,20 @@ def sce_parallel(
         )
 
 
+@numba.njit(inline="always", **_OPTS)
+def _short_row_max(z: Arr, i: int) -> tuple[float, bool]:
+    """Max of a short row and whether it is all finite (v·0 is NaN exactly for NaN, ±inf).
+    For the small-batch kernel, where rows are few elements and the check costs little.
+    inline="always": as an ordinary call (returning a tuple) it cost 0.4 µs of 2.4 at 100 × 10."""
+    m = z[i, 0]
+    check = z[i, 0] * 0
+    for k in range(z.shape[1]):
+        v = z[i, k]
+        m = v if v > m else m
+        check += v * 0
+    return m, check == 0
+
+
 @numba.njit(**_OPTS)
 def _sce_small_flat(
     z: Arr, labels: Arr, grad_scale: float, grad: Arr, with_grad: bool
@@ -391,13 +405,8 @@ def _sce_small_flat(
     # so splitting the sum cancels nothing.
     total = 0.0
     for i in range(n):
-        m = z[i, 0]
-        check = z[i, 0] * 0
-        for k in range(c):
-            v = z[i, k]
-            m = v if v > m else m
-            check += v * 0
-        if check != 0:
+        m, finite = _short_row_max(z, i)
+        if not finite:
             return 0.0, False
         for k in range(c):
             grad[i, k] = z[i, k] - m
@@ -438,14 +447,9 @@ def sce_small(
             return total, -1
     total = 0.0
     for i in range(n):
-        m = z[i, 0]
-        check = z[i, 0] * 0
-        for k in range(c):
-            v = z[i, k]
-            m = v if v > m else m
-            check += v * 0
+        m, finite = _short_row_max(z, i)
         t = labels[i]
-        if check != 0:  # NaN or ±inf in the row: the generic path's exact arithmetic
+        if not finite:  # NaN or ±inf in the row: the generic path's exact arithmetic
             total += _row_slow(z, i, t, 1.0, 0.0, z[0, :0], grad, with_grad, grad_scale)
             continue
         s = 0.0
