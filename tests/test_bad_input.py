@@ -212,12 +212,23 @@ def test_unknown_reduction_lists_allowed(backend: str, name: str) -> None:
     )
 
 
-def test_boolean_targets_are_a_type_error(backend: str) -> None:
+def test_boolean_targets_of_the_prediction_shape_are_distributions(backend: str) -> None:
+    hot = np.eye(3, dtype=bool)[LABELS]
+    for loss, y in CLASS_LOSSES.values():
+        got = realize(lambda loss=loss, y=y: loss(b(backend, y), b(backend, hot)))
+        expected = realize(lambda loss=loss, y=y: loss(b(backend, y), b(backend, LABELS)))
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", CLASS_LOSSES)
+def test_boolean_targets_of_label_shape_ask_for_an_integer_dtype(backend: str, name: str) -> None:
+    loss, y = CLASS_LOSSES[name]
     raises(
         backend,
-        TypeError,
-        r"integer class labels or a floating-point target distribution",
-        lambda: lk.softmax_cross_entropy(b(backend, LOGITS), b(backend, PROBS > 0.3)),
+        ValueError,
+        r"targets t of shape \(4,\) have label shape .* but dtype bool: cast labels to an "
+        r"integer dtype",
+        lambda: loss(b(backend, y), b(backend, LABELS > 0)),
     )
 
 

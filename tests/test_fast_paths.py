@@ -10,6 +10,7 @@ import pytest
 
 import losskit as lk
 from losskit import _kernels
+from losskit._validate import ClassInputs, class_inputs
 
 
 def generic(z: np.ndarray, t: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -20,14 +21,26 @@ def generic(z: np.ndarray, t: np.ndarray, **options: Any) -> tuple[np.ndarray, n
     return np.from_dlpack(value), np.from_dlpack(grad)
 
 
+def inputs(z: Any, t: Any, **options: Any) -> ClassInputs:
+    options.setdefault("axis", -1)
+    options.setdefault("reduction", "mean")
+    return class_inputs("logits", z, t, xp=None, **options)
+
+
 def test_kernel_is_chosen_only_where_it_applies() -> None:
     z, t = np.zeros((3, 4), np.float32), np.array([0, 1, 2])
-    assert _kernels.softmax_cross_entropy_applies(z, t, 1, None)
-    assert _kernels.softmax_cross_entropy_applies(z, t, 1, np.ones(4))
-    assert not _kernels.softmax_cross_entropy_applies(z, t.astype(np.float32), 1, None)
-    assert not _kernels.softmax_cross_entropy_applies(z.T, t, 1, None)  # not C-contiguous
-    assert not _kernels.softmax_cross_entropy_applies(z, t, 0, None)  # class axis not last
-    assert not _kernels.softmax_cross_entropy_applies(z.astype(np.float16), t, 1, None)
+    assert _kernels.takes_small_softmax_cross_entropy(inputs(z, t))
+    assert not _kernels.takes_small_softmax_cross_entropy(inputs(z, t, weight=np.ones(4)))
+    assert _kernels.takes_softmax_cross_entropy(inputs(z, t))
+    assert _kernels.takes_softmax_cross_entropy(inputs(z, t, weight=np.ones(4)))
+    # Distribution targets, a class axis that is not last, float16: the Array API core.
+    assert not _kernels.takes_softmax_cross_entropy(inputs(z, np.eye(4, dtype=np.float32)[t]))
+    assert not _kernels.takes_softmax_cross_entropy(inputs(np.zeros((4, 3)), t, axis=0))
+    assert not _kernels.takes_softmax_cross_entropy(inputs(z.astype(np.float16), t))
+    assert not _kernels.takes_softmax_cross_entropy(inputs(z, t, sample_weight=np.ones(3)))
+    # Other layouts take the kernels too (copied once into C order), never the reverse.
+    assert _kernels.takes_softmax_cross_entropy(inputs(np.asfortranarray(z), t))
+    assert _kernels.takes_softmax_cross_entropy(inputs(z.astype(">f4"), t))
 
 
 OPTIONS = [
@@ -117,7 +130,7 @@ def test_fused_handles_infinities_and_nan_like_generic(dtype: type) -> None:
         dtype=dtype,
     )
     t = np.array([2, 0, 1, 2, 0, 2])
-    assert _kernels.small_applies(z, t, -1, None, None, 0.0, "mean")
+    assert _kernels.takes_small_softmax_cross_entropy(inputs(z, t))
     for reduction in ("mean", "sum"):  # the small kernel: its flat sweep must step aside
         for rows in (slice(None), slice(4, 6), slice(2, 3)):
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):

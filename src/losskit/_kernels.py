@@ -4,8 +4,11 @@ The generic Array API code is the reference; the kernels (`_numba_kernels`,
 imported on first use so that `import losskit` stays fast) compute the same
 numbers in one read of the data, with no N×C temporary for the value (extra
 memory O(N)) and none besides the gradient itself for value and gradient.
-`*_applies` decides, from types and shapes only, whether a call can take a
-kernel; everything else takes the generic path.
+Inputs arrive validated (`losskit._validate`): nothing here raises on bad input.
+`takes_*` decides, from types and shapes only, whether a call can take a kernel;
+everything else takes the Array API core (`losskit._core`). The kernels read
+C-contiguous native-endian rows: other NumPy layouts (Fortran order, strided or
+broadcast views, big-endian) are copied once into that form, never written.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from losskit._loss import LossTerms, kernel_terms
+from losskit._validate import BinaryInputs, ClassInputs
 
 Arr = np.ndarray[Any, Any]
 
@@ -41,35 +47,31 @@ def numba_kernels() -> ModuleType:
     return _loaded
 
 
-def softmax_cross_entropy_applies(logits: Any, t: Any, axis: int, weight: Any) -> bool:
-    """Plain NumPy, labels, class axis last and contiguous rows: the kernel's case."""
-    return (
-        type(logits) is np.ndarray
-        and type(t) is np.ndarray
-        and logits.dtype in _FLOATS
-        and t.dtype.kind in "iu"
-        and logits.ndim >= 1
-        and axis == logits.ndim - 1
-        and logits.flags.c_contiguous
-        and (weight is None or (type(weight) is np.ndarray and weight.dtype.kind == "f"))
-    )
+def _native(a: Any, dtype: Any = None) -> Arr:
+    """a as a C-contiguous native-endian array (itself when it already is one)."""
+    target = (a.dtype if dtype is None else np.dtype(dtype)).newbyteorder("=")
+    return np.ascontiguousarray(a, dtype=target)
 
 
-def label_mean_denominator(labels: Arr, weight: Arr | None, ignore_index: int | None) -> float:
-    """What "mean" divides by for validated label targets (PyTorch's rule, as the generic
-    path's sample weights): the number of counted samples, or the sum of their class weights."""
-    counted = labels != ignore_index if ignore_index is not None else None
-    if weight is None:
-        return float(labels.size if counted is None else np.count_nonzero(counted))
-    if counted is None:
-        return float(weight[labels].sum())
-    return float(weight[np.where(counted, labels, 0)][counted].sum())
+def _kernel_float(a: Any) -> bool:
+    return type(a) is np.ndarray and a.dtype.kind == "f" and a.dtype.itemsize in (4, 8)
+
+
+def _plain_labels(labels: Any) -> Arr:
+    """int64 labels for a kernel. Validated in their own dtype first, so the cast cannot
+    wrap a bad label into range; an ignore_index of uint64 labels wraps the same way."""
+    return _native(labels, np.int64).reshape(-1)
+
+
+def _ignore_value(inp: ClassInputs) -> int:
+    if inp.ignore_index is None or inp.labels is None:
+        return 0
+    return int(np.array(inp.ignore_index, dtype=inp.labels.dtype).astype(np.int64))
 
 
 def first_bad_label(labels: Arr, num_classes: int, ignore_index: int | None) -> int:
-    flat = labels.reshape(-1)
-    if flat.dtype != np.int64:
-        flat = flat.astype(np.int64)
+    """Flat index of the first label outside [0, C) (and != ignore_index), or -1."""
+    flat = _native(labels).reshape(-1)
     return int(
         numba_kernels().first_bad_label(
             flat, num_classes, 0 if ignore_index is None else ignore_index, ignore_index is not None
@@ -77,164 +79,180 @@ def first_bad_label(labels: Arr, num_classes: int, ignore_index: int | None) -> 
     )
 
 
-def softmax_cross_entropy(
-    logits: Arr,
-    labels: Arr,
-    *,
-    weight: Arr | None,
-    ignore_index: int | None,
-    label_smoothing: float,
-    grad_scale: float,
-    with_grad: bool,
-) -> tuple[Arr, Arr | None]:
-    """Per-sample losses (sample shape) and, optionally, `grad_scale` × the gradient of
-    their sum (the reduction folded into the kernel: no extra pass over N×C).
-
-    Labels must have been validated (`first_bad_label`).
-    """
-    k = numba_kernels()
-    num_classes = logits.shape[-1]
-    z = logits.reshape(-1, num_classes)  # a view: logits are C-contiguous
-    flat = labels.reshape(-1).astype(np.int64, copy=False)
-    w = np.empty(0, z.dtype) if weight is None else weight.astype(z.dtype, copy=False)
-    out = np.empty(z.shape[0], dtype=z.dtype)
-    grad = np.empty_like(z) if with_grad else np.empty((0, 0), z.dtype)
-    kernel = k.sce_parallel if z.size >= PARALLEL_MIN_ELEMENTS else k.sce_serial
-    kernel(
-        z,
-        flat,
-        w,
-        0 if ignore_index is None else ignore_index,
-        ignore_index is not None,
-        float(label_smoothing),
-        float(grad_scale),
-        out,
-        grad,
-        with_grad,
-    )
-    return out.reshape(logits.shape[:-1]), grad.reshape(logits.shape) if with_grad else None
+def first_outside_unit_interval(x: Arr) -> int:
+    """Flat index of the first element outside [0, 1] (NaN passes), or -1: one pass."""
+    flat = x.reshape(-1) if x.dtype.isnative else x.astype(x.dtype.newbyteorder("="))
+    return int(numba_kernels().first_outside_unit_interval(np.ravel(flat)))
 
 
-def small_applies(
-    logits: Any,
-    t: Any,
-    axis: int,
-    weight: Any,
-    ignore_index: Any,
-    label_smoothing: float,
-    reduction: str,
-) -> bool:
+def label_mean_denominator(inp: ClassInputs, labels: Arr) -> float:
+    """What "mean" divides by for label targets (PyTorch's rule, as the core's): the number
+    of counted samples, or the sum of their class weights."""
+    counted = labels != _ignore_value(inp) if inp.ignore_index is not None else None
+    if inp.weight is None:
+        return float(labels.size if counted is None else np.count_nonzero(counted))
+    w = np.asarray(inp.weight, dtype=np.float64)
+    if counted is None:
+        return float(w[labels].sum())
+    return float(w[np.where(counted, labels, 0)][counted].sum())
+
+
+# ------------------------------------------------------------------ softmax cross entropy
+
+
+def takes_small_softmax_cross_entropy(inp: ClassInputs) -> bool:
     """The tiny-batch case (e.g. the chapter's 100 × 10), where per-call overhead is all."""
+    y, labels = inp.y, inp.labels
     # Ordered cheapest first and written for speed (dtype identity, not equality): this
     # test runs on every call, and at 100 × 10 a microsecond is a tenth of the budget.
     return (
-        type(logits) is np.ndarray
-        and type(t) is np.ndarray
-        and weight is None
-        and ignore_index is None
-        and label_smoothing == 0.0
-        and logits.ndim == 2
-        and axis in (-1, 1)
-        and reduction in ("mean", "sum")
-        and logits.dtype in _FLOATS
-        and t.dtype is _INT64
-        and t.shape[0] == logits.shape[0]
-        and t.ndim == 1
-        and 0 < logits.size < PARALLEL_MIN_ELEMENTS
-        and logits.flags.c_contiguous
+        labels is not None
+        and inp.weight is None
+        and inp.sample_weight is None
+        and inp.ignore_index is None
+        and inp.label_smoothing == 0.0
+        and inp.reduction != "none"
+        and type(y) is np.ndarray
+        and type(labels) is np.ndarray
+        and y.ndim == 2
+        and y.dtype in _FLOATS
+        and labels.dtype is _INT64
+        and 0 < y.size < PARALLEL_MIN_ELEMENTS
+        and y.flags.c_contiguous
+        and labels.flags.c_contiguous
     )
 
 
-def small_softmax_cross_entropy(
-    logits: Arr, labels: Arr, reduction: str, with_grad: bool
-) -> tuple[Any, Arr | None, int]:
-    """(reduced value in logits' dtype, gradient, first bad label index or -1)."""
-    scale = 1.0 / logits.shape[0] if reduction == "mean" else 1.0
-    # The gradient; for the value alone of short rows, the kernel's scratch space (at most
-    # 2 MB: this path takes < 2^18 elements); long rows need none and get none.
-    short_rows = logits.shape[1] <= SMALL_SCRATCH_MAX_CLASSES
-    grad = np.empty_like(logits) if with_grad or short_rows else logits[:0]
-    total, bad = numba_kernels().sce_small(logits, labels, scale, grad, with_grad)
-    return logits.dtype.type(total * scale), grad if with_grad else None, int(bad)
+def small_softmax_cross_entropy(inp: ClassInputs) -> LossTerms:
+    """The chapter's 100 × 10 case: one small kernel call does the value and gradient."""
+    logits, labels, reduction = inp.y, inp.labels, inp.reduction
+    n, c = logits.shape
+    scale = 1.0 / n if reduction == "mean" else 1.0
+
+    def final(with_grad: bool) -> tuple[Arr, Arr | None]:
+        # The gradient; for the value alone of short rows, the kernel's scratch space (at
+        # most 2 MB: this path takes < 2^18 elements); long rows need none and get none.
+        scratch = with_grad or c <= SMALL_SCRATCH_MAX_CLASSES
+        grad = np.empty(logits.shape, logits.dtype) if scratch else np.empty((0, c), logits.dtype)
+        total = numba_kernels().sce_small(logits, labels, scale, grad, with_grad)
+        return logits.dtype.type(total * scale), grad if with_grad else None
+
+    return LossTerms(np, reduction, n, final=final, kernel_count=float(n))
+
+
+def takes_softmax_cross_entropy(inp: ClassInputs) -> bool:
+    """NumPy logits and labels, class axis last: the fused kernel's case."""
+    return (
+        inp.labels is not None
+        and inp.sample_weight is None
+        and _kernel_float(inp.y)
+        and type(inp.labels) is np.ndarray
+        and inp.axis == inp.y.ndim - 1
+        and (inp.weight is None or type(inp.weight) is np.ndarray)
+    )
+
+
+def softmax_cross_entropy(inp: ClassInputs) -> LossTerms:
+    """Per-sample losses and the gradient of their reduction, from one kernel pass."""
+    logits = _native(inp.y)
+    num_classes = logits.shape[-1]
+    z = logits.reshape(-1, num_classes)
+    labels = _plain_labels(inp.labels)
+    w = np.empty(0, z.dtype) if inp.weight is None else _native(inp.weight, z.dtype)
+    ignore = _ignore_value(inp)
+    kernel = numba_kernels().sce_parallel if z.size >= PARALLEL_MIN_ELEMENTS else None
+    kernel = kernel or numba_kernels().sce_serial
+
+    def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
+        out = np.empty(z.shape[0], dtype=z.dtype)
+        grad = np.empty_like(z) if with_grad else np.empty((0, 0), z.dtype)
+        kernel(
+            z,
+            labels,
+            w,
+            ignore,
+            inp.ignore_index is not None,
+            float(inp.label_smoothing),
+            float(grad_scale),
+            out,
+            grad,
+            with_grad,
+        )
+        per_sample = out.reshape(logits.shape[:-1])
+        return per_sample, grad.reshape(logits.shape) if with_grad else None
+
+    denominator = label_mean_denominator(inp, labels)
+    return kernel_terms(np, inp.reduction, inp.num_samples, denominator, compute)
 
 
 # ------------------------------------------------------------------ probability losses
 
 
-def _plain(a: Any) -> bool:
-    return type(a) is np.ndarray and a.flags.c_contiguous
-
-
-def class_loss_applies(y: Any, t: Any, axis: int, weight: Any) -> bool:
-    """MSE / cross_entropy_error on NumPy with the class axis last and contiguous rows."""
+def takes_class_loss(inp: ClassInputs) -> bool:
+    """MSE / cross_entropy_error on NumPy with the class axis last."""
+    t = inp.labels if inp.labels is not None else inp.target
     return (
-        _plain(y)
-        and _plain(t)
-        and y.dtype in _FLOATS
-        and (t.dtype.kind in "iu" or t.dtype == y.dtype)
-        and y.ndim >= 1
-        and axis == y.ndim - 1
-        and (weight is None or (type(weight) is np.ndarray and weight.dtype.kind == "f"))
+        inp.sample_weight is None
+        and _kernel_float(inp.y)
+        and type(t) is np.ndarray
+        and inp.axis == inp.y.ndim - 1
+        and (inp.weight is None or type(inp.weight) is np.ndarray)
     )
 
 
-def binary_loss_applies(p: Any, t: Any, pos_weight: Any) -> bool:
-    return (
-        _plain(p)
-        and _plain(t)
-        and p.dtype in _FLOATS
-        and (t.dtype.kind in "iu" or t.dtype == p.dtype)
-        and (
-            pos_weight is None
-            or (
-                type(pos_weight) is np.ndarray
-                and pos_weight.dtype.kind == "f"
-                and p.ndim >= 1
-                and pos_weight.shape == p.shape[-1:]
-            )
-        )
-    )
-
-
-def first_bad_probability(y: Arr) -> int:
-    return int(numba_kernels().first_bad_probability(y))
-
-
-def class_loss(
-    kind: str,
-    y: Arr,
-    t: Arr,
-    *,
-    weight: Arr | None,
-    delta: float,
-    grad_scale: float,
-    with_grad: bool,
-) -> tuple[Arr, Arr | None]:
-    """Per-sample values and grad_scale × gradient for "mse" or "cee" (validated inputs)."""
+def class_loss(kind: str, inp: ClassInputs) -> LossTerms:
+    """MSE ("mse") or cross_entropy_error ("cee"): one pass, no N×C temporaries."""
     k = numba_kernels()
+    y = _native(inp.y)
     num_classes = y.shape[-1]
     y2 = y.reshape(-1, num_classes)
-    labels = t.dtype.kind in "iu"
-    t2 = t.reshape(-1).astype(np.int64, copy=False) if labels else t.reshape(-1, num_classes)
-    out = np.empty(y2.shape[0], dtype=y.dtype)
-    grad = np.empty_like(y2) if with_grad else y2[:0]
-    if kind == "mse":
-        (k.mse_labels if labels else k.mse_distribution)(y2, t2, grad_scale, out, grad, with_grad)
+    if inp.labels is not None:
+        t2 = _plain_labels(inp.labels)
+        denominator = label_mean_denominator(inp, t2)
     else:
-        w = np.empty(0, y.dtype) if weight is None else weight.astype(y.dtype, copy=False)
-        (k.cee_labels if labels else k.cee_distribution)(
-            y2, t2, w, float(delta), grad_scale, out, grad, with_grad
+        t2 = _native(inp.target, y.dtype).reshape(-1, num_classes)
+        denominator = float(inp.num_samples)
+    w = np.empty(0, y.dtype) if inp.weight is None else _native(inp.weight, y.dtype)
+
+    def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
+        out = np.empty(y2.shape[0], dtype=y.dtype)
+        grad = np.empty_like(y2) if with_grad else np.empty((0, num_classes), y.dtype)
+        labels = inp.labels is not None
+        if kind == "mse":
+            kernel = k.mse_labels if labels else k.mse_distribution
+            kernel(y2, t2, grad_scale, out, grad, with_grad)
+        else:
+            kernel = k.cee_labels if labels else k.cee_distribution
+            kernel(y2, t2, w, inp.delta, grad_scale, out, grad, with_grad)
+        return out.reshape(y.shape[:-1]), grad.reshape(y.shape) if with_grad else None
+
+    return kernel_terms(np, inp.reduction, inp.num_samples, denominator, compute)
+
+
+def takes_binary_loss(inp: BinaryInputs) -> bool:
+    pw = inp.pos_weight
+    return (
+        inp.weight is None
+        and inp.sample_weight is None
+        and _kernel_float(inp.p)
+        and type(inp.t) is np.ndarray
+        and (
+            pw is None
+            or (type(pw) is np.ndarray and inp.p.ndim >= 1 and pw.shape == inp.p.shape[-1:])
         )
-    return out.reshape(y.shape[:-1]), grad.reshape(y.shape) if with_grad else None
+    )
 
 
-def binary_loss(
-    p: Arr, t: Arr, *, pos_weight: Arr | None, delta: float, grad_scale: float, with_grad: bool
-) -> tuple[Arr, Arr | None]:
+def binary_cross_entropy(inp: BinaryInputs) -> LossTerms:
+    p = _native(inp.p)
     flat_p = p.reshape(-1)
-    flat_t = t.reshape(-1).astype(p.dtype, copy=False)
-    pw = np.empty(0, p.dtype) if pos_weight is None else pos_weight.astype(p.dtype, copy=False)
-    out = np.empty_like(flat_p)
-    grad = np.empty_like(flat_p) if with_grad else flat_p[:0]
-    numba_kernels().bce(flat_p, flat_t, pw, float(delta), grad_scale, out, grad, with_grad)
-    return out.reshape(p.shape), grad.reshape(p.shape) if with_grad else None
+    flat_t = _native(inp.t, p.dtype).reshape(-1)
+    pw = np.empty(0, p.dtype) if inp.pos_weight is None else _native(inp.pos_weight, p.dtype)
+
+    def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
+        out = np.empty_like(flat_p)
+        grad = np.empty_like(flat_p) if with_grad else np.empty(0, p.dtype)
+        numba_kernels().bce(flat_p, flat_t, pw, inp.delta, grad_scale, out, grad, with_grad)
+        return out.reshape(p.shape), grad.reshape(p.shape) if with_grad else None
+
+    return kernel_terms(np, inp.reduction, inp.num_samples, float(inp.num_samples), compute)

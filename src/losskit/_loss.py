@@ -34,6 +34,7 @@ class LossTerms:
                     returns the reduced value and the final gradient (or None) from one
                     pass over the data; the reduction is then the fast path's business.
     sample_weight:  per-sample weight whose sum is the "mean" denominator; None means N.
+                    (Not the user's sample_weight: that is already in per_sample.)
     invalid:        per-sample mask that must come out NaN (only under JAX tracing).
     class_axis:     where the class axis goes back to in the gradient; None for binary losses.
     """
@@ -53,16 +54,28 @@ class LossTerms:
         assert self.gradient is not None  # given whenever final is not
         return self.per_sample, self.gradient() if with_grad else None
 
-    def count(self) -> Array | float:
+    def _accumulator(self, x: Array) -> object | None:
+        """float32 for half-precision values: a float16 sum of 30,000 losses overflows
+        (its largest value is 65504) and one of 10^6 rounds every term away."""
+        if self.xp.finfo(x.dtype).bits < 32:
+            float32: object = self.xp.float32
+            return float32
+        return None
+
+    def count(self, acc: object | None = None) -> Array | float:
         """What "mean" divides by, before the all-ignored rule: N, or Σ of sample weights."""
         if self.kernel_count is not None:
             return self.kernel_count
         if self.sample_weight is None:
             return float(self.num_samples)
-        return self.xp.sum(self.sample_weight)
+        if acc is None:
+            acc = self._accumulator(self.sample_weight)
+        if acc is None:
+            return self.xp.sum(self.sample_weight)
+        return self.xp.sum(self.sample_weight, dtype=acc)
 
-    def _denominator(self) -> Array | float:
-        count = self.count()
+    def _denominator(self, acc: object | None) -> Array | float:
+        count = self.count(acc)
         if isinstance(count, float):
             return count or 1.0
         # All targets ignored: the summed loss is 0 too, so 0/1 gives the documented 0.
@@ -74,10 +87,13 @@ class LossTerms:
             per_sample = xp.where(self.invalid, scalar(float("nan"), per_sample, xp), per_sample)
         if self.reduction == "none":
             return per_sample
-        total = xp.sum(per_sample)
+        acc = self._accumulator(per_sample)
+        # Half precision: "sum" stays float32 (documented: it overflows float16 easily).
+        total = xp.sum(per_sample) if acc is None else xp.sum(per_sample, dtype=acc)
         if self.reduction == "sum":
             return total
-        return total / self._denominator()
+        mean = total / self._denominator(acc)
+        return mean if acc is None else xp.astype(mean, per_sample.dtype)
 
     def _scale(self, g: Array) -> Array:
         xp = self.xp
@@ -85,7 +101,11 @@ class LossTerms:
             mask = self.invalid if self.class_axis is None else self.invalid[..., None]
             g = xp.where(mask, scalar(float("nan"), g, xp), g)
         if self.reduction == "mean":
-            g = g / self._denominator()
+            acc = self._accumulator(g)
+            if acc is None:
+                g = g / self._denominator(None)
+            else:  # 1/N of a long batch is below float16's normal range: divide in float32
+                g = xp.astype(xp.astype(g, acc) / self._denominator(acc), g.dtype)
         if self.class_axis is not None and self.class_axis != len(g.shape) - 1:
             g = xp.moveaxis(g, -1, self.class_axis)
         return g

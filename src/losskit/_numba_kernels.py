@@ -187,12 +187,25 @@ def _row_slow(
     (any row gives the generic path's numbers here; only speed says which rows come)."""
     c = z.shape[1]
     m = -math.inf
+    has_nan = False
     for k in range(c):
-        if z[i, k] > m:
-            m = z[i, k]
-    for k in range(c):  # NaN anywhere: the generic max is NaN, then shifted by 0
         if z[i, k] != z[i, k]:
-            m = math.nan
+            has_nan = True
+        elif z[i, k] > m:
+            m = z[i, k]
+    if has_nan:  # a NaN logit makes its sample NaN, whatever the target says
+        if with_grad:
+            for k in range(c):
+                out_grad[i, k] = math.nan
+        return math.nan
+    total = coef_t
+    for k in range(c):
+        total += smooth * (w[k] if w.shape[0] else 1.0)
+    if total == 0:  # no weight on any class: 0, also for a row of -inf (0 · log 0 = 0)
+        if with_grad:
+            for k in range(c):
+                out_grad[i, k] = 0.0
+        return 0.0
     if not math.isfinite(m):
         m = 0.0
     s = 0.0
@@ -315,14 +328,14 @@ def _sce_sample(
     i: int,
 ) -> None:
     t = labels[i]
-    coef_t, smooth = _sce_coefficients(t, ignore_index, has_ignore, eps, z.shape[1], w)
-    if coef_t == 0 and smooth == 0:  # an ignored sample: loss and gradient 0
+    if has_ignore and t == ignore_index:  # an ignored sample counts for nothing at all
         out[i] = 0.0
         if with_grad:
             for k in range(z.shape[1]):
                 grad[i, k] = 0.0
     else:
-        out[i] = _sce_row(z, i, max(t, 0), coef_t, smooth, w, sum_w, grad, with_grad, gs)
+        coef_t, smooth = _sce_coefficients(t, ignore_index, has_ignore, eps, z.shape[1], w)
+        out[i] = _sce_row(z, i, t, coef_t, smooth, w, sum_w, grad, with_grad, gs)
 
 
 @numba.njit(**_OPTS)
@@ -428,23 +441,18 @@ def _sce_small_flat(
 
 
 @numba.njit(**_OPTS)
-def sce_small(
-    z: Arr, labels: Arr, grad_scale: float, grad: Arr, with_grad: bool
-) -> tuple[float, int]:
-    """Plain labels, reduced: (Σ per-sample loss, index of the first bad label or -1).
+def sce_small(z: Arr, labels: Arr, grad_scale: float, grad: Arr, with_grad: bool) -> float:
+    """Plain (validated) labels, reduced: Σ per-sample loss.
 
     The general row routine specialised by hand to coefficient 1 at the label: at 100 × 10
     its generality costs more than the arithmetic (4 µs instead of 7 here). Few arguments
     on purpose: numba's dispatcher checks every argument's type on each call. Without
     with_grad, `grad` is scratch space of z's shape, or empty: then rows go one by one."""
     n, c = z.shape
-    for i in range(n):
-        if labels[i] < 0 or labels[i] >= c:
-            return 0.0, i
     if grad.shape[0] == n:
         total, done = _sce_small_flat(z, labels, grad_scale, grad, with_grad)
         if done:
-            return total, -1
+            return total
     total = 0.0
     for i in range(n):
         m, finite = _short_row_max(z, i)
@@ -466,7 +474,7 @@ def sce_small(
             for k in range(c):
                 s += _exp(z[i, k] - m)
         total += math.log(s) - (z[i, t] - m)
-    return total, -1
+    return total
 
 
 # ------------------------------------------------------------------ probability losses
@@ -475,9 +483,8 @@ def sce_small(
 
 
 @numba.njit(**_OPTS)
-def first_bad_probability(y: Arr) -> int:
-    """Flat index of the first element outside [0, 1] (NaN passes), or -1."""
-    flat = y.reshape(-1)
+def first_outside_unit_interval(flat: Arr) -> int:
+    """Index of the first element outside [0, 1] (NaN passes), or -1."""
     for k in range(flat.shape[0]):
         v = flat[k]
         if v < 0 or v > 1:
@@ -589,11 +596,17 @@ def cee_labels(
     for i in range(y.shape[0]):
         j = labels[i]
         wj = w[j] if w.shape[0] else 1.0
-        out[i] = -wj * math.log(y[i, j] + delta) if wj != 0 else 0.0
+        # y · 0 is 0, or NaN for a NaN prediction: NaN propagates from every class, also
+        # where the target is 0 (y is in [0, 1] or NaN: validated).
+        nan = 0.0
+        for k in range(y.shape[1]):
+            nan += y[i, k] * 0.0
+        out[i] = (-wj * math.log(y[i, j] + delta) if wj != 0 else 0.0) + nan
         if with_grad:
             for k in range(y.shape[1]):
-                grad[i, k] = 0.0
-            grad[i, j] = -gs * wj / (y[i, j] + delta) if wj != 0 else 0.0
+                grad[i, k] = y[i, k] * 0.0
+            if wj != 0:
+                grad[i, j] = -gs * wj / (y[i, j] + delta)
 
 
 @numba.njit(**_OPTS)
@@ -605,7 +618,8 @@ def cee_distribution(
         for k in range(y.shape[1]):
             c = t[i, k] * (w[k] if w.shape[0] else 1.0)
             g = 0.0
-            if c != 0:  # 0 · log 0 = 0: only targeted terms are evaluated
+            # 0 · log 0 = 0: only targeted terms are evaluated, and NaN, so that it propagates
+            if c != 0 or y[i, k] != y[i, k]:
                 acc -= c * math.log(y[i, k] + delta)
                 g = -gs * c / (y[i, k] + delta)
             if with_grad:

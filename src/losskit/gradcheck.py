@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from losskit._array import Array, device_of, get_namespace
-from losskit._checks import require_floating
+from losskit._validate import require_floating
 
 __all__ = ["GradientCheck", "check_gradient", "numerical_gradient"]
 

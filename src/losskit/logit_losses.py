@@ -1,30 +1,18 @@
 """Losses on logits: log-sum-exp stable, with PyTorch's options (SPEC §2.2).
 
-Each loss computes its per-sample terms and, right below, the gradient of
-their sum in closed form; `losskit._loss.Loss` adds reduction, ``.grad`` and
-``.value_and_grad``.
+Every public loss runs the same four steps, each in one place: validate and
+normalise its inputs (`losskit._validate`), choose an implementation from types and
+shapes (a fused NumPy kernel, `losskit._kernels`, or the Array API core,
+`losskit._core`, where each loss's gradient sits below its formula), compute, and
+reduce (`losskit._loss`, which also gives ``.grad`` and ``.value_and_grad``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from losskit import _kernels
-from losskit._array import Array, Namespace, class_last, get_namespace, num_samples_of, scalar
-from losskit._checks import (
-    Reduction,
-    checked_labels,
-    normalize_axis,
-    require_class_weight,
-    require_floating,
-    require_fraction,
-    require_label_shape,
-    require_nonempty_for_mean,
-    require_reduction,
-)
-from losskit._loss import Loss, LossTerms, kernel_terms
-from losskit._targets import binary_targets, class_targets
-from losskit.primitives import _log_softmax, _sigmoid, _softplus
+from losskit import _core, _kernels
+from losskit._array import Array, Namespace
+from losskit._loss import Loss, LossTerms
+from losskit._validate import Reduction, binary_inputs, class_inputs
 
 __all__ = ["sigmoid_binary_cross_entropy", "softmax_cross_entropy"]
 
@@ -40,6 +28,7 @@ def softmax_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     reduction: Reduction = "mean",
+    sample_weight: Array | None = None,
     xp: Namespace | None = None,
 ) -> LossTerms:
     r"""Cross entropy of softmax(logits), computed stably (log-sum-exp).
@@ -48,14 +37,16 @@ def softmax_cross_entropy(
 
     Args:
         logits: unnormalised scores ``[..., C, ...]`` (class axis `axis`).
-        t: integer class labels (logits' shape without `axis`) or floating target
-            distributions (logits' shape).
+        t: integer class labels (logits' shape without `axis`) or target
+            distributions of logits' shape (one-hot or soft; any real dtype).
         axis: the class axis (PyTorch's is 1; pass ``axis=1`` for NCHW-style inputs).
         weight: optional per-class weights ``[C]``, as PyTorch's ``weight``.
         ignore_index: a label value whose samples count for nothing (PyTorch's
             default -100 corresponds to None here: nothing ignored). Labels only.
         label_smoothing: ε in [0, 1]: the target becomes (1 − ε)·target + ε/C.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``; see `losskit.reductions`.
+        sample_weight: optional weight of each sample (logits' shape without `axis`,
+            or broadcastable to it); see `losskit.reductions` for what "mean" divides by.
         xp: array namespace; inferred from the inputs when omitted.
 
     With label targets :math:`c_k = (1-ε)\,w_{t}[k = t] + \frac{ε}{C} w_k`; with
@@ -70,102 +61,23 @@ def softmax_cross_entropy(
     >>> round(float(softmax_cross_entropy(logits, np.array([0, 1]))), 6)
     0.31854
     """
-    if xp is None and _kernels.small_applies(
-        logits, t, axis, weight, ignore_index, label_smoothing, reduction
-    ):
-        return _small_softmax_cross_entropy(logits, t, reduction)
-    xp = get_namespace(logits, t, weight, xp=xp)
-    require_floating("logits", logits, xp)
-    require_reduction(reduction)
-    require_fraction("label_smoothing", label_smoothing)
-    axis = normalize_axis(axis, logits)
-    if _kernels.softmax_cross_entropy_applies(logits, t, axis, weight):
-        return _fused_softmax_cross_entropy(
-            logits, t, weight, ignore_index, label_smoothing, reduction, xp
-        )
-    target = class_targets(
+    inputs = class_inputs(
+        "logits",
         logits,
         t,
-        axis,
-        xp,
+        axis=axis,
+        reduction=reduction,
+        xp=xp,
         weight=weight,
+        sample_weight=sample_weight,
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
     )
-    num_samples = num_samples_of(logits, axis)
-    require_nonempty_for_mean(reduction, num_samples, logits)
-
-    z = class_last(logits, axis, xp)
-    c = target.coefficients
-    log_p = _log_softmax(z, -1, xp)
-    # 0 · (-inf) would be NaN; a class the target gives no weight contributes 0.
-    per_sample = -xp.sum(c * xp.where(c != 0, log_p, scalar(0.0, log_p, xp)), axis=-1)
-
-    def gradient() -> Array:
-        return xp.sum(c, axis=-1, keepdims=True) * xp.exp(log_p) - c
-
-    return LossTerms(
-        xp,
-        reduction,
-        num_samples,
-        per_sample,
-        gradient,
-        sample_weight=target.sample_weight,
-        invalid=target.invalid,
-        class_axis=axis,
-    )
-
-
-def _fused_softmax_cross_entropy(
-    logits: Array,
-    t: Array,
-    weight: Array | None,
-    ignore_index: int | None,
-    label_smoothing: float,
-    reduction: str,
-    xp: Namespace,
-) -> LossTerms:
-    """NumPy fast path: the same numbers as the generic code above, from one kernel pass."""
-    axis = logits.ndim - 1
-    num_classes = logits.shape[-1]
-    require_label_shape(t, logits, axis)
-    if weight is not None:
-        require_class_weight(weight, num_classes, logits, xp)
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int | None):
-        raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
-    num_samples = num_samples_of(logits, axis)
-    require_nonempty_for_mean(reduction, num_samples, logits)
-    if _kernels.first_bad_label(t, num_classes, ignore_index) >= 0:
-        checked_labels(t, num_classes, ignore_index, xp)  # words the error like every backend
-
-    denominator = _kernels.label_mean_denominator(t, weight, ignore_index)
-
-    def compute(grad_scale: float, with_grad: bool) -> tuple[Array, Array | None]:
-        return _kernels.softmax_cross_entropy(
-            logits,
-            t,
-            weight=weight,
-            ignore_index=ignore_index,
-            label_smoothing=label_smoothing,
-            grad_scale=grad_scale,
-            with_grad=with_grad,
-        )
-
-    return kernel_terms(xp, reduction, num_samples, denominator, compute)
-
-
-def _small_softmax_cross_entropy(logits: Array, t: Array, reduction: str) -> LossTerms:
-    """The chapter's 100 × 10 case: checks folded into one small kernel call."""
-
-    def final(with_grad: bool) -> tuple[Array, Array | None]:
-        value, grad, bad = _kernels.small_softmax_cross_entropy(logits, t, reduction, with_grad)
-        if bad >= 0:
-            checked_labels(t, logits.shape[1], None, np)  # words the error like everywhere
-        return value, grad
-
-    return LossTerms(
-        np, reduction, logits.shape[0], final=final, kernel_count=float(logits.shape[0])
-    )
+    if _kernels.takes_small_softmax_cross_entropy(inputs):
+        return _kernels.small_softmax_cross_entropy(inputs)
+    if _kernels.takes_softmax_cross_entropy(inputs):
+        return _kernels.softmax_cross_entropy(inputs)
+    return _core.softmax_cross_entropy(inputs)
 
 
 @Loss
@@ -175,7 +87,9 @@ def sigmoid_binary_cross_entropy(
     /,
     *,
     pos_weight: Array | None = None,
+    weight: Array | None = None,
     reduction: Reduction = "mean",
+    sample_weight: Array | None = None,
     xp: Namespace | None = None,
 ) -> LossTerms:
     r"""Binary cross entropy of sigmoid(logits), computed stably (PyTorch's
@@ -184,10 +98,15 @@ def sigmoid_binary_cross_entropy(
 
     Args:
         logits: any shape; every element is one sample.
-        t: targets of logits' shape: floating probabilities or integer labels 0/1.
+        t: targets of logits' shape: probabilities (any real values, as PyTorch),
+            or integer/bool labels 0/1.
         pos_weight: optional weight of the positive term, broadcast against logits.
+        weight: optional rescaling weight of each element, broadcast against logits
+            (PyTorch's ``weight``); "mean" still divides by the number of elements.
         reduction: ``"mean"`` over all elements, ``"sum"`` or ``"none"``; see
             `losskit.reductions`.
+        sample_weight: optional weight of each element (every element is a sample),
+            broadcast against logits; "mean" divides by the number of elements.
         xp: array namespace; inferred from the inputs when omitted.
 
     Uses :math:`-\log\sigma(x) = \mathrm{softplus}(-x)`, so no probability is ever
@@ -198,25 +117,14 @@ def sigmoid_binary_cross_entropy(
     >>> round(float(sigmoid_binary_cross_entropy(np.array([2.0, -1.0]), np.array([1, 0]))), 6)
     0.220095
     """
-    xp = get_namespace(logits, t, pos_weight, xp=xp)
-    require_floating("logits", logits, xp)
-    require_reduction(reduction)
-    target = binary_targets(logits, t, xp, pos_weight=pos_weight)
-    num_samples = num_samples_of(logits, None)
-    require_nonempty_for_mean(reduction, num_samples, logits)
-
-    x, t = logits, target.t
-    zero = scalar(0.0, x, xp)
-    # where() keeps an infinite logit on the side its target ignores from giving 0 · inf.
-    positive = t * xp.where(t != 0, _softplus(-x, xp), zero)
-    if target.pos_weight is not None:
-        positive = target.pos_weight * positive
-    per_element = positive + (1.0 - t) * xp.where(t != 1, _softplus(x, xp), zero)
-
-    def gradient() -> Array:
-        d_positive = t * _sigmoid(-x, xp)
-        if target.pos_weight is not None:
-            d_positive = target.pos_weight * d_positive
-        return (1.0 - t) * _sigmoid(x, xp) - d_positive
-
-    return LossTerms(xp, reduction, num_samples, per_element, gradient, invalid=target.invalid)
+    inputs = binary_inputs(
+        "logits",
+        logits,
+        t,
+        reduction=reduction,
+        xp=xp,
+        pos_weight=pos_weight,
+        weight=weight,
+        sample_weight=sample_weight,
+    )
+    return _core.sigmoid_binary_cross_entropy(inputs)

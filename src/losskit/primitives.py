@@ -7,13 +7,13 @@ of the same namespace, device and dtype.
 from __future__ import annotations
 
 from losskit._array import Array, Namespace, device_of, get_namespace, scalar
-from losskit._checks import (
-    checked_labels,
+from losskit._validate import (
+    check_labels,
+    dtype_name,
+    namespace,
     normalize_axis,
     require_floating,
-    require_label_shape,
-    require_same_shape,
-    target_kind,
+    target_error,
 )
 
 __all__ = [
@@ -168,11 +168,11 @@ def one_hot(
            [1., 0., 0.]])
     """
     xp = get_namespace(labels, xp=xp)
-    if target_kind(labels, xp) != "labels":
-        raise TypeError(f"labels must have an integer dtype, got dtype {labels.dtype}")
-    if not isinstance(num_classes, int) or num_classes < 1:
+    if not xp.isdtype(labels.dtype, "integral"):
+        raise TypeError(f"labels must have an integer dtype, got dtype {dtype_name(labels)}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    labels, invalid = checked_labels(labels, num_classes, None, xp)
+    labels, invalid = check_labels(labels, num_classes, None, xp)
     if dtype is None:
         dtype = xp.asarray(0.0, device=device_of(labels)).dtype
     out = xp.astype(_one_hot_mask(labels, num_classes, xp), dtype)
@@ -187,22 +187,25 @@ def one_hot(
 def accuracy(y: Array, t: Array, /, *, axis: int = -1, xp: Namespace | None = None) -> Array:
     """Fraction of samples whose highest score (along `axis`) is the target class.
 
-    `t` is integer labels, or floating one-hot/soft targets (their argmax counts).
+    `t` is integer labels (y's shape without `axis`), or one-hot/soft targets of y's
+    shape (any real dtype; their argmax counts).
     Returns a 0-d array in y's dtype.
 
     >>> import numpy as np
     >>> float(accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1])))
     0.5
     """
-    xp = get_namespace(y, t, xp=xp)
+    xp = namespace(y, t, xp=xp)
     require_floating("y", y, xp)
     axis = normalize_axis(axis, y)
-    if target_kind(t, xp) == "labels":
-        require_label_shape(t, y, axis)
+    if tuple(t.shape) == tuple(y.shape):
+        labels = xp.argmax(t, axis=axis)
+    elif tuple(t.shape) == tuple(y.shape)[:axis] + tuple(y.shape)[axis + 1 :] and xp.isdtype(
+        t.dtype, "integral"
+    ):
         labels = t
     else:
-        require_same_shape(t, y)
-        labels = xp.argmax(t, axis=axis)
+        raise target_error(t, y, axis, xp)
     predicted = xp.argmax(y, axis=axis)
     if 0 in tuple(predicted.shape):
         raise ValueError(

@@ -26,6 +26,6 @@ Reductions
             An empty batch is a ``ValueError``.
 """
 
-from losskit._checks import REDUCTIONS, Reduction
+from losskit._validate import REDUCTIONS, Reduction
 
 __all__ = ["REDUCTIONS", "Reduction"]

@@ -1,0 +1,487 @@
+"""Every input check of every public function, in one place (SPEC §2.5).
+
+A loss call is: find the namespace, validate and normalise the inputs here (once),
+choose an implementation, compute, reduce. Nothing after this module raises on bad
+input, so every path (small kernel, fused kernel, Array API core) accepts exactly
+the same inputs and words its errors the same way on every backend.
+
+Value checks (labels in range, probabilities in [0, 1]) are eager where values can
+be read: on NumPy through one fused scan each (no temporaries), elsewhere through
+the namespace. Dask runs them per chunk at compute time; under JAX tracing they
+cannot raise, so the offending samples come out as NaN instead (never a silently
+finite number).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import array_api_compat
+import numpy as np
+
+from losskit._array import (
+    Array,
+    Namespace,
+    get_namespace,
+    is_dask,
+    is_floating,
+    is_integer,
+    values_are_readable,
+)
+
+Reduction = Literal["mean", "sum", "none"]
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
+
+_FLOAT_DTYPES = "a real floating-point dtype (float16, bfloat16, float32, float64)"
+_NUMPY = array_api_compat.array_namespace(np.empty(0))
+
+
+def shape_of(x: Array) -> tuple[Any, ...]:
+    # torch.Size and friends print noisily; a plain tuple reads the same everywhere.
+    return tuple(x.shape)
+
+
+def dtype_name(x: Array) -> str:
+    """'float32', 'uint64', ...: the same spelling on every backend (torch says torch.float32)."""
+    return str(x.dtype).rsplit(".", 1)[-1].replace("dtype(", "").strip("')\"")
+
+
+def namespace(*arrays: object, xp: Namespace | None) -> Namespace:
+    # Plain NumPy is the hot case (the chapter's 100 × 10 batches); array_namespace
+    # costs more than the rest of the checks there.
+    if xp is None and all(type(a) is np.ndarray or a is None for a in arrays):
+        return _NUMPY
+    return get_namespace(*arrays, xp=xp)
+
+
+# ---------------------------------------------------------------- options
+
+
+def require_floating(name: str, x: Array, xp: Namespace) -> None:
+    if not is_floating(x, xp):
+        raise TypeError(f"{name} must have {_FLOAT_DTYPES}, got dtype {dtype_name(x)}")
+
+
+def require_reduction(reduction: object) -> None:
+    if reduction not in REDUCTIONS:
+        allowed = ", ".join(repr(r) for r in REDUCTIONS)
+        raise ValueError(f"reduction must be one of {allowed}, got {reduction!r}")
+
+
+def require_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:  # written so that NaN fails too
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+
+
+def require_delta(delta: float) -> None:
+    if not delta >= 0.0:  # written so that NaN fails too
+        raise ValueError(f"delta must be >= 0 (the book uses 1e-7), got {delta!r}")
+
+
+def normalize_axis(axis: int, y: Array) -> int:
+    ndim = len(y.shape)
+    if ndim == 0:
+        raise ValueError(
+            f"the prediction needs a class axis, got a 0-d array (shape {shape_of(y)})"
+        )
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -ndim <= axis < ndim:
+        raise ValueError(
+            f"axis must be an int in [{-ndim}, {ndim - 1}] for a prediction of shape "
+            f"{shape_of(y)}, got {axis!r}"
+        )
+    if y.shape[axis] == 0:
+        raise ValueError(f"the class axis {axis} of the prediction (shape {shape_of(y)}) is empty")
+    return axis % ndim
+
+
+def require_nonempty_for_mean(reduction: str, num_samples: int, y: Array) -> None:
+    if reduction == "mean" and num_samples == 0:
+        raise ValueError(
+            f"reduction='mean' needs at least one sample, got an empty batch "
+            f"(prediction of shape {shape_of(y)}); use reduction='sum' or 'none'"
+        )
+
+
+def _require_real(name: str, x: Array, xp: Namespace) -> None:
+    if not (is_floating(x, xp) or is_integer(x, xp) or xp.isdtype(x.dtype, "bool")):
+        raise TypeError(
+            f"{name} must hold real numbers (int, bool or float), got dtype {dtype_name(x)}"
+        )
+
+
+def _require_weight_dtype(name: str, w: Array, xp: Namespace) -> None:
+    if not (is_floating(w, xp) or is_integer(w, xp)):
+        raise TypeError(f"{name} must have a real dtype (float or int), got dtype {dtype_name(w)}")
+
+
+def _broadcast_weight(name: str, w: Array, target_shape: tuple[int, ...], xp: Namespace) -> Array:
+    """w checked to broadcast to target_shape (as NumPy broadcasts: trailing axes)."""
+    _require_weight_dtype(name, w, xp)
+    ws = shape_of(w)
+    fits = len(ws) <= len(target_shape) and all(
+        a == 1 or a == b for a, b in zip(reversed(ws), reversed(target_shape), strict=False)
+    )
+    if not fits:
+        raise ValueError(f"{name} of shape {ws} does not broadcast to shape {target_shape}")
+    return w
+
+
+def _ignore_index(ignore_index: object, t: Array | None, xp: Namespace) -> int | None:
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int | np.integer):
+        raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
+    value = int(ignore_index)
+    if t is not None:
+        info = xp.iinfo(t.dtype)
+        if not info.min <= value <= info.max:
+            raise ValueError(
+                f"ignore_index={value} does not fit labels of dtype {dtype_name(t)} "
+                f"(values {info.min} to {info.max}): no label can equal it"
+            )
+    return value
+
+
+# ---------------------------------------------------------------- value checks
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    index = []
+    for n in reversed(shape):
+        index.append(flat % n)
+        flat //= n
+    return tuple(reversed(index))
+
+
+def _where(index: tuple[int, ...]) -> str:
+    return "" if not index else f" at index {index[0] if len(index) == 1 else index}"
+
+
+def _label_error(
+    label: int, index: tuple[int, ...], num_classes: int, ignore_index: int | None
+) -> ValueError:
+    also = "" if ignore_index is None else f" (or equal ignore_index={ignore_index})"
+    return ValueError(
+        f"label {label}{_where(index)} is out of range for {num_classes} classes: "
+        f"labels must lie in [0, {num_classes - 1}]{also}"
+    )
+
+
+def _unit_error(what: str, value: float, index: tuple[int, ...], hint: str) -> ValueError:
+    return ValueError(f"{what} in [0, 1], got {value!r}{_where(index)}{hint}")
+
+
+_Y_HINT = "; for unnormalised scores use softmax_cross_entropy or sigmoid_binary_cross_entropy"
+
+
+def _bad_labels(t: Any, num_classes: int, ignore_index: int | None, unsigned: bool) -> Any:
+    # Compared in the labels' own dtype: no cast can wrap 2**64 - 1 into -1 first.
+    bad = t >= num_classes if unsigned else (t < 0) | (t >= num_classes)
+    if ignore_index is not None:
+        bad = bad & (t != ignore_index)
+    return bad
+
+
+def _block_origin(block_info: dict[Any, Any] | None, ndim: int) -> tuple[int, ...]:
+    if not block_info or 0 not in block_info:
+        return (0,) * ndim
+    return tuple(start for start, _ in block_info[0]["array-location"])
+
+
+def _first_bad(bad: np.ndarray[Any, Any], block_info: dict[Any, Any] | None) -> tuple[int, ...]:
+    """Index (in the whole Dask array) of the first True of this chunk."""
+    local = _unravel(int(np.argmax(bad.reshape(-1))), bad.shape)
+    origin = _block_origin(block_info, bad.ndim)
+    return tuple(o + i for o, i in zip(origin, local, strict=True))
+
+
+def _check_label_block(
+    block: np.ndarray[Any, Any],
+    num_classes: int,
+    ignore_index: int | None,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray[Any, Any]:
+    bad = _bad_labels(block, num_classes, ignore_index, block.dtype.kind == "u")
+    if np.any(bad):
+        label = int(block.reshape(-1)[np.argmax(bad.reshape(-1))])
+        raise _label_error(label, _first_bad(bad, block_info), num_classes, ignore_index)
+    return block
+
+
+def _unit_block_checker(what: str, hint: str) -> Any:
+    def check(
+        block: np.ndarray[Any, Any], block_info: dict[Any, Any] | None = None
+    ) -> np.ndarray[Any, Any]:
+        bad = (block < 0) | (block > 1)
+        if np.any(bad):
+            value = float(block.reshape(-1)[np.argmax(bad.reshape(-1))])
+            raise _unit_error(what, value, _first_bad(bad, block_info), hint)
+        return block
+
+    return check
+
+
+def _first_true(mask: Array, xp: Namespace) -> int:
+    """Flat index of the first True in an eager boolean array."""
+    return int(xp.argmax(xp.astype(xp.reshape(mask, (-1,)), xp.int32)))
+
+
+def _numpy_first_bad_label(t: np.ndarray[Any, Any], num_classes: int, ii: int | None) -> int:
+    from losskit import _kernels  # numba: imported on first use
+
+    if t.dtype == np.int64 and t.dtype.isnative:
+        return _kernels.first_bad_label(t, num_classes, ii)
+    bad = _bad_labels(t, num_classes, ii, t.dtype.kind == "u")
+    return int(np.argmax(bad.reshape(-1))) if bad.any() else -1
+
+
+def check_labels(
+    t: Array, num_classes: int, ignore_index: int | None, xp: Namespace
+) -> tuple[Array, Array | None]:
+    """Labels in [0, C) (or == ignore_index), checked in their own dtype.
+
+    Returns the labels (on Dask, wrapped so that each chunk is checked when computed:
+    the error names the first bad label of the first failing chunk, which need not be
+    the first overall) and, only under JAX tracing, a mask of invalid samples that the
+    core turns into NaN.
+    """
+    if type(t) is np.ndarray:
+        first = _numpy_first_bad_label(t, num_classes, ignore_index)
+        if first >= 0:
+            label = int(t.reshape(-1)[first])
+            raise _label_error(label, _unravel(first, shape_of(t)), num_classes, ignore_index)
+        return t, None
+    if is_dask(t):
+        return t.map_blocks(_check_label_block, num_classes, ignore_index, dtype=t.dtype), None
+    unsigned = bool(xp.isdtype(t.dtype, "unsigned integer"))
+    bad = _bad_labels(t, num_classes, ignore_index, unsigned)
+    if not values_are_readable(t):
+        return t, bad
+    if bool(xp.any(bad)):
+        first = _first_true(bad, xp)
+        label = int(xp.reshape(t, (-1,))[first])
+        raise _label_error(label, _unravel(first, shape_of(t)), num_classes, ignore_index)
+    return t, None
+
+
+def check_unit_interval(
+    x: Array, xp: Namespace, *, what: str, hint: str = ""
+) -> tuple[Array, Array | None]:
+    """0 <= x <= 1 elementwise (NaN passes and propagates); as `check_labels`."""
+    if type(x) is np.ndarray:
+        from losskit import _kernels
+
+        first = _kernels.first_outside_unit_interval(x)
+        if first >= 0:
+            raise _unit_error(what, float(x.reshape(-1)[first]), _unravel(first, x.shape), hint)
+        return x, None
+    if is_dask(x):
+        return x.map_blocks(_unit_block_checker(what, hint), dtype=x.dtype), None
+    bad = (x < 0) | (x > 1)
+    if not values_are_readable(x):
+        return x, bad
+    if bool(xp.any(bad)):
+        first = _first_true(bad, xp)
+        value = float(xp.reshape(x, (-1,))[first])
+        raise _unit_error(what, value, _unravel(first, shape_of(x)), hint)
+    return x, None
+
+
+def check_probabilities(y: Array, xp: Namespace) -> tuple[Array, Array | None]:
+    return check_unit_interval(y, xp, what="y must hold probabilities", hint=_Y_HINT)
+
+
+def _either(a: Array | None, b: Array | None) -> Array | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a | b
+
+
+# ---------------------------------------------------------------- targets
+
+
+def target_error(t: Array, y: Array, axis: int, xp: Namespace) -> Exception:
+    ts, ys = shape_of(t), shape_of(y)
+    label_shape = ys[:axis] + ys[axis + 1 :]
+    if is_integer(t, xp):
+        return ValueError(
+            f"targets t of shape {ts} do not fit predictions y of shape {ys}: labels need "
+            f"shape {label_shape}; a one-hot target needs shape {ys}; got {ts}"
+        )
+    if ts == label_shape:
+        return ValueError(
+            f"targets t of shape {ts} have label shape (y's shape {ys} without axis {axis}) "
+            f"but dtype {dtype_name(t)}: cast labels to an integer dtype, or give a target "
+            f"distribution of shape {ys}"
+        )
+    return ValueError(
+        f"target distributions t of shape {ts} do not fit predictions y of shape {ys}: "
+        f"expected the same shape (or integer labels of shape {label_shape})"
+    )
+
+
+@dataclass(slots=True)
+class ClassInputs:
+    """Validated inputs of a loss with a class axis.
+
+    Exactly one of `labels` and `target` is set. Nothing here needs checking again.
+    """
+
+    xp: Namespace
+    y: Array  # the prediction, as given (class axis at `axis`)
+    axis: int  # normalised, >= 0
+    reduction: str
+    num_samples: int
+    labels: Array | None = None  # integer, y's shape without `axis`; range-checked
+    target: Array | None = None  # y's shape, any real dtype (range-checked where it must be)
+    ignore_index: int | None = None  # fits the labels' dtype
+    weight: Array | None = None  # (C,)
+    sample_weight: Array | None = None  # broadcasts to the sample shape
+    label_smoothing: float = 0.0
+    delta: float = 0.0
+    invalid: Array | None = None  # samples that must come out NaN (only under JAX tracing)
+
+
+def class_inputs(
+    name: str,
+    y: Array,
+    t: Array,
+    *,
+    axis: int,
+    reduction: str,
+    xp: Namespace | None,
+    weight: Array | None = None,
+    sample_weight: Array | None = None,
+    ignore_index: object = None,
+    label_smoothing: float = 0.0,
+    delta: float | None = None,
+    probabilities: bool = False,
+) -> ClassInputs:
+    """Check and normalise the inputs of a class loss (`probabilities`: y and a
+    distribution target must lie in [0, 1], as for cross_entropy_error)."""
+    ns = namespace(y, t, weight, sample_weight, xp=xp)
+    require_floating(name, y, ns)
+    require_reduction(reduction)
+    require_fraction("label_smoothing", label_smoothing)
+    if delta is not None:
+        require_delta(delta)
+    axis = normalize_axis(axis, y)
+    _require_real("t", t, ns)
+    ys = shape_of(y)
+    sample_shape = ys[:axis] + ys[axis + 1 :]
+    num_samples = math.prod(sample_shape)
+    inputs = ClassInputs(ns, y, axis, reduction, num_samples, label_smoothing=label_smoothing)
+    inputs.delta = 0.0 if delta is None else float(delta)
+    ts = shape_of(t)
+    if ts == ys:
+        if ignore_index is not None:
+            raise ValueError(
+                "ignore_index applies to integer label targets only, got a target "
+                f"distribution t of y's shape {ys} (dtype {dtype_name(t)})"
+            )
+        inputs.target = t
+    elif ts == sample_shape and is_integer(t, ns):
+        inputs.ignore_index = _ignore_index(ignore_index, t, ns)
+        inputs.labels = t
+    else:
+        raise target_error(t, y, axis, ns)
+    if weight is not None:
+        require_floating("weight", weight, ns)
+        if shape_of(weight) != (ys[axis],):
+            raise ValueError(
+                f"weight of shape {shape_of(weight)} does not fit predictions y of shape "
+                f"{ys}: expected one weight per class, shape ({ys[axis]},)"
+            )
+        inputs.weight = weight
+    if sample_weight is not None:
+        inputs.sample_weight = _broadcast_weight("sample_weight", sample_weight, sample_shape, ns)
+    require_nonempty_for_mean(reduction, num_samples, y)
+
+    # Value checks last: they read the data, the checks above only shapes and types.
+    invalid = None
+    if inputs.labels is not None:
+        inputs.labels, invalid = check_labels(inputs.labels, ys[axis], inputs.ignore_index, ns)
+    if probabilities:
+        inputs.y, bad_y = check_probabilities(y, ns)
+        invalid = _either(invalid, None if bad_y is None else ns.any(bad_y, axis=axis))
+        if inputs.target is not None and not _is_bool(t, ns):
+            inputs.target, bad_t = check_unit_interval(
+                t, ns, what="t must hold target probabilities"
+            )
+            invalid = _either(invalid, None if bad_t is None else ns.any(bad_t, axis=axis))
+    inputs.invalid = invalid
+    return inputs
+
+
+def _is_bool(x: Array, xp: Namespace) -> bool:
+    return bool(xp.isdtype(x.dtype, "bool"))
+
+
+@dataclass(slots=True)
+class BinaryInputs:
+    """Validated inputs of a binary loss: every element is one sample."""
+
+    xp: Namespace
+    p: Array
+    t: Array  # p's shape, any real dtype
+    reduction: str
+    num_samples: int
+    pos_weight: Array | None = None
+    weight: Array | None = None
+    sample_weight: Array | None = None
+    delta: float = 0.0
+    invalid: Array | None = None
+
+
+def binary_inputs(
+    name: str,
+    p: Array,
+    t: Array,
+    *,
+    reduction: str,
+    xp: Namespace | None,
+    pos_weight: Array | None = None,
+    weight: Array | None = None,
+    sample_weight: Array | None = None,
+    delta: float | None = None,
+    probabilities: bool = False,
+) -> BinaryInputs:
+    """Check and normalise the inputs of a binary loss (`probabilities`: p and t in [0, 1])."""
+    ns = namespace(p, t, pos_weight, weight, sample_weight, xp=xp)
+    require_floating(name, p, ns)
+    require_reduction(reduction)
+    if delta is not None:
+        require_delta(delta)
+    _require_real("t", t, ns)
+    ps = shape_of(p)
+    if shape_of(t) != ps:
+        raise ValueError(
+            f"binary targets t of shape {shape_of(t)} do not fit predictions of shape {ps}: "
+            "expected the same shape (every element is one sample)"
+        )
+    num_samples = math.prod(ps)
+    inputs = BinaryInputs(ns, p, t, reduction, num_samples)
+    inputs.delta = 0.0 if delta is None else float(delta)
+    if pos_weight is not None:
+        require_floating("pos_weight", pos_weight, ns)
+        inputs.pos_weight = _broadcast_weight("pos_weight", pos_weight, ps, ns)
+    if weight is not None:
+        inputs.weight = _broadcast_weight("weight", weight, ps, ns)
+    if sample_weight is not None:
+        inputs.sample_weight = _broadcast_weight("sample_weight", sample_weight, ps, ns)
+    require_nonempty_for_mean(reduction, num_samples, p)
+
+    invalid = None
+    if is_integer(t, ns):
+        inputs.t, invalid = check_labels(t, 2, None, ns)
+    elif probabilities and not _is_bool(t, ns):
+        inputs.t, invalid = check_unit_interval(t, ns, what="t must hold target probabilities")
+    if probabilities:
+        inputs.p, bad_p = check_probabilities(p, ns)
+        invalid = _either(invalid, bad_p)
+    inputs.invalid = invalid
+    return inputs
