@@ -6,7 +6,9 @@ backend-specific (JAX tracers, Dask laziness) is decided here.
 
 from __future__ import annotations
 
+import importlib
 import math
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -56,10 +58,15 @@ def values_are_readable(x: Array) -> bool:
     if array_api_compat.is_dask_array(x):
         return False
     if array_api_compat.is_jax_array(x):
-        import jax
-
+        jax = sys.modules["jax"]  # imported already: x is one of its arrays
         return not isinstance(x, jax.core.Tracer)
     return True
+
+
+def optional_module(name: str) -> Any:
+    """An optional backend (torch, dask, ...), imported by name so that static checks pass
+    where it is not installed; ImportError when it is missing, as a plain import."""
+    return importlib.import_module(name)
 
 
 def is_dask(x: Array) -> bool:

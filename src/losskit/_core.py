@@ -14,8 +14,8 @@ in one place gives every option the same meaning in every loss (PyTorch's).
 from __future__ import annotations
 
 from losskit._array import Array, Namespace, class_last, scalar
+from losskit._inputs import BinaryInputs, ClassInputs
 from losskit._loss import LossTerms
-from losskit._validate import BinaryInputs, ClassInputs
 from losskit.primitives import _log_softmax, _one_hot_mask, _sigmoid, _softplus
 
 

@@ -14,12 +14,14 @@ broadcast views, big-endian) are copied once into that form, never written.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from losskit._loss import LossTerms, kernel_terms
-from losskit._validate import BinaryInputs, ClassInputs
+
+if TYPE_CHECKING:
+    from losskit._inputs import BinaryInputs, ClassInputs
 
 Arr = np.ndarray[Any, Any]
 
@@ -71,7 +73,7 @@ def _ignore_value(inp: ClassInputs) -> int:
 
 def first_bad_label(labels: Arr, num_classes: int, ignore_index: int | None) -> int:
     """Flat index of the first label outside [0, C) (and != ignore_index), or -1."""
-    flat = _native(labels).reshape(-1)
+    flat = labels if labels.ndim == 1 and labels.flags.c_contiguous else _native(labels).ravel()
     return int(
         numba_kernels().first_bad_label(
             flat, num_classes, 0 if ignore_index is None else ignore_index, ignore_index is not None
@@ -81,8 +83,10 @@ def first_bad_label(labels: Arr, num_classes: int, ignore_index: int | None) -> 
 
 def first_outside_unit_interval(x: Arr) -> int:
     """Flat index of the first element outside [0, 1] (NaN passes), or -1: one pass."""
-    flat = x.reshape(-1) if x.dtype.isnative else x.astype(x.dtype.newbyteorder("="))
-    return int(numba_kernels().first_outside_unit_interval(np.ravel(flat)))
+    if x.dtype.kind == "f" and x.dtype.itemsize < 4:  # numba has no float16
+        bad = ((x < 0) | (x > 1)).reshape(-1)
+        return int(np.argmax(bad)) if bad.any() else -1
+    return int(numba_kernels().first_outside_unit_interval(_native(x).reshape(-1)))
 
 
 def label_mean_denominator(inp: ClassInputs, labels: Arr) -> float:

@@ -15,27 +15,28 @@ finite number).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import array_api_compat
 import numpy as np
 
+from losskit import _kernels
 from losskit._array import (
     Array,
     Namespace,
+    device_of,
     get_namespace,
     is_dask,
-    is_floating,
-    is_integer,
     values_are_readable,
 )
+from losskit._inputs import BinaryInputs, ClassInputs
 
 Reduction = Literal["mean", "sum", "none"]
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
 _FLOAT_DTYPES = "a real floating-point dtype (float16, bfloat16, float32, float64)"
 _NUMPY = array_api_compat.array_namespace(np.empty(0))
+_INT64 = np.dtype(np.int64)
 
 
 def shape_of(x: Array) -> tuple[Any, ...]:
@@ -48,10 +49,48 @@ def dtype_name(x: Array) -> str:
     return str(x.dtype).rsplit(".", 1)[-1].replace("dtype(", "").strip("')\"")
 
 
+# dtype tests: NumPy's dtype.kind where it applies (isdtype through the compat layer costs
+# about a microsecond each, on a path whose whole budget at 100 × 10 is a few).
+def is_floating(x: Array, xp: Namespace) -> bool:
+    if type(x) is np.ndarray:
+        return bool(x.dtype.kind == "f")
+    return bool(xp.isdtype(x.dtype, "real floating"))
+
+
+def is_integer(x: Array, xp: Namespace) -> bool:
+    if type(x) is np.ndarray:
+        return bool(x.dtype.kind in "iu")
+    return bool(xp.isdtype(x.dtype, "integral"))
+
+
+def _is_bool(x: Array, xp: Namespace) -> bool:
+    if type(x) is np.ndarray:
+        return bool(x.dtype.kind == "b")
+    return bool(xp.isdtype(x.dtype, "bool"))
+
+
+_PYTHON_TARGETS = (list, tuple, int, float)
+
+
+def _as_target(t: object, like: Array, xp: Namespace) -> Array:
+    """A Python list, tuple or number target (the book's ``t = [0, 0, 1, ...]``, a label
+    ``2``) as an array of the prediction's namespace and device; arrays pass unchanged.
+    Predictions stay arrays: they tell which library to compute in."""
+    if isinstance(t, _PYTHON_TARGETS):
+        try:
+            return xp.asarray(t, device=device_of(like))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"t: a list target must be rectangular and numeric ({exc})") from None
+    return t
+
+
 def namespace(*arrays: object, xp: Namespace | None) -> Namespace:
     # Plain NumPy is the hot case (the chapter's 100 × 10 batches); array_namespace
     # costs more than the rest of the checks there.
-    if xp is None and all(type(a) is np.ndarray or a is None for a in arrays):
+    if xp is None:
+        for a in arrays:
+            if type(a) is not np.ndarray and a is not None:
+                return get_namespace(*arrays, xp=xp)
         return _NUMPY
     return get_namespace(*arrays, xp=xp)
 
@@ -105,7 +144,9 @@ def require_nonempty_for_mean(reduction: str, num_samples: int, y: Array) -> Non
 
 
 def _require_real(name: str, x: Array, xp: Namespace) -> None:
-    if not (is_floating(x, xp) or is_integer(x, xp) or xp.isdtype(x.dtype, "bool")):
+    if type(x) is np.ndarray and x.dtype.kind in "biuf":
+        return
+    if not (is_floating(x, xp) or is_integer(x, xp) or _is_bool(x, xp)):
         raise TypeError(
             f"{name} must hold real numbers (int, bool or float), got dtype {dtype_name(x)}"
         )
@@ -229,9 +270,7 @@ def _first_true(mask: Array, xp: Namespace) -> int:
 
 
 def _numpy_first_bad_label(t: np.ndarray[Any, Any], num_classes: int, ii: int | None) -> int:
-    from losskit import _kernels  # numba: imported on first use
-
-    if t.dtype == np.int64 and t.dtype.isnative:
+    if t.dtype is _INT64:  # the common case: one numba scan, no temporaries
         return _kernels.first_bad_label(t, num_classes, ii)
     bad = _bad_labels(t, num_classes, ii, t.dtype.kind == "u")
     return int(np.argmax(bad.reshape(-1))) if bad.any() else -1
@@ -271,8 +310,6 @@ def check_unit_interval(
 ) -> tuple[Array, Array | None]:
     """0 <= x <= 1 elementwise (NaN passes and propagates); as `check_labels`."""
     if type(x) is np.ndarray:
-        from losskit import _kernels
-
         first = _kernels.first_outside_unit_interval(x)
         if first >= 0:
             raise _unit_error(what, float(x.reshape(-1)[first]), _unravel(first, x.shape), hint)
@@ -324,28 +361,6 @@ def target_error(t: Array, y: Array, axis: int, xp: Namespace) -> Exception:
     )
 
 
-@dataclass(slots=True)
-class ClassInputs:
-    """Validated inputs of a loss with a class axis.
-
-    Exactly one of `labels` and `target` is set. Nothing here needs checking again.
-    """
-
-    xp: Namespace
-    y: Array  # the prediction, as given (class axis at `axis`)
-    axis: int  # normalised, >= 0
-    reduction: str
-    num_samples: int
-    labels: Array | None = None  # integer, y's shape without `axis`; range-checked
-    target: Array | None = None  # y's shape, any real dtype (range-checked where it must be)
-    ignore_index: int | None = None  # fits the labels' dtype
-    weight: Array | None = None  # (C,)
-    sample_weight: Array | None = None  # broadcasts to the sample shape
-    label_smoothing: float = 0.0
-    delta: float = 0.0
-    invalid: Array | None = None  # samples that must come out NaN (only under JAX tracing)
-
-
 def class_inputs(
     name: str,
     y: Array,
@@ -363,8 +378,9 @@ def class_inputs(
 ) -> ClassInputs:
     """Check and normalise the inputs of a class loss (`probabilities`: y and a
     distribution target must lie in [0, 1], as for cross_entropy_error)."""
-    ns = namespace(y, t, weight, sample_weight, xp=xp)
+    ns = namespace(y, None if isinstance(t, _PYTHON_TARGETS) else t, weight, sample_weight, xp=xp)
     require_floating(name, y, ns)
+    t = _as_target(t, y, ns)
     require_reduction(reduction)
     require_fraction("label_smoothing", label_smoothing)
     if delta is not None:
@@ -417,26 +433,6 @@ def class_inputs(
     return inputs
 
 
-def _is_bool(x: Array, xp: Namespace) -> bool:
-    return bool(xp.isdtype(x.dtype, "bool"))
-
-
-@dataclass(slots=True)
-class BinaryInputs:
-    """Validated inputs of a binary loss: every element is one sample."""
-
-    xp: Namespace
-    p: Array
-    t: Array  # p's shape, any real dtype
-    reduction: str
-    num_samples: int
-    pos_weight: Array | None = None
-    weight: Array | None = None
-    sample_weight: Array | None = None
-    delta: float = 0.0
-    invalid: Array | None = None
-
-
 def binary_inputs(
     name: str,
     p: Array,
@@ -451,8 +447,11 @@ def binary_inputs(
     probabilities: bool = False,
 ) -> BinaryInputs:
     """Check and normalise the inputs of a binary loss (`probabilities`: p and t in [0, 1])."""
-    ns = namespace(p, t, pos_weight, weight, sample_weight, xp=xp)
+    ns = namespace(
+        p, None if isinstance(t, _PYTHON_TARGETS) else t, pos_weight, weight, sample_weight, xp=xp
+    )
     require_floating(name, p, ns)
+    t = _as_target(t, p, ns)
     require_reduction(reduction)
     if delta is not None:
         require_delta(delta)

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from losskit._array import optional_module
+
 SHAPES = ((100, 10), (4096, 1000), (4096, 32000), (8192, 50257))
 VARIANTS = ("value", "value+grad")
 IMPLEMENTATIONS = ("losskit", "numpy-book", "torch-1", "torch-2")
@@ -67,7 +69,7 @@ def _losskit(variant: str, z: Any, t: Any) -> Callable[[], Any]:
 
 
 def _torch(variant: str, z: Any, t: Any, threads: int) -> Callable[[], Any]:
-    import torch
+    torch = optional_module("torch")
 
     torch.set_num_threads(threads)
     F = torch.nn.functional
@@ -78,7 +80,7 @@ def _torch(variant: str, z: Any, t: Any, threads: int) -> Callable[[], Any]:
     def value_and_grad() -> Any:
         leaf = zt.detach().requires_grad_()
         loss = F.cross_entropy(leaf, tt)
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         return loss, leaf.grad
 
     return value_and_grad

@@ -32,6 +32,7 @@ from losskit import (
     sigmoid_binary_cross_entropy,
     softmax_cross_entropy,
 )
+from losskit._array import optional_module
 from losskit._files import atomic_open
 
 __all__ = ["LOSSES", "ArrayFile", "Score", "open_array", "score"]
@@ -363,8 +364,8 @@ def _compute(
     if len(bounds) == 1 and scheduler is None:
         yield from _in_row_order([_chunk_sum(fn, p, t, *bounds[0], options, per_sample)])
         return
-    from dask.base import compute
-    from dask.delayed import delayed
+    compute = optional_module("dask.base").compute
+    delayed = optional_module("dask.delayed").delayed
 
     def tasks(wave: Sequence[tuple[int, int]]) -> list[Any]:
         return [delayed(_chunk_sum)(fn, p, t, a, b, options, per_sample) for a, b in wave]
@@ -376,12 +377,11 @@ def _compute(
 
     if scheduler is None:
         for wave in waves(os.cpu_count() or 1):
-            results = compute(*tasks(wave), scheduler="threads")  # type: ignore[no-untyped-call]
+            results = compute(*tasks(wave), scheduler="threads")
             yield from _in_row_order(results)
         return
-    from dask.distributed import Client
-
-    with Client(scheduler, timeout="30s") as client:  # type: ignore[no-untyped-call]
+    client_type = optional_module("dask.distributed").Client
+    with client_type(scheduler, timeout="30s") as client:
         threads = sum(client.nthreads().values()) or 1
         for wave in waves(threads):
             yield from _in_row_order(client.compute(tasks(wave), sync=True))
