@@ -113,6 +113,8 @@ def softmax_cross_entropy(inp: ClassInputs) -> LossTerms:
     # ... but a NaN logit anywhere makes its sample NaN, whatever the target says.
     if inp.num_samples:  # (Dask's max refuses empty chunks)
         nan_row = xp.isnan(xp.max(z, axis=-1))
+        if inp.ignore_index is not None and inp.labels is not None:
+            nan_row = nan_row & (inp.labels != inp.ignore_index)  # ignored: counts for nothing
         per_sample = xp.where(nan_row, scalar(float("nan"), per_sample, xp), per_sample)
     else:
         nan_row = per_sample != per_sample

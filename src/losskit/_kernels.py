@@ -120,7 +120,7 @@ def takes_small_softmax_cross_entropy(inp: ClassInputs) -> bool:
         and type(labels) is np.ndarray
         and y.ndim == 2
         and y.dtype in _FLOATS
-        and labels.dtype is _INT64
+        and (labels.dtype is _INT64 or labels.dtype == _INT64)  # (an unpickled dtype is not _INT64)
         and 0 < y.size < PARALLEL_MIN_ELEMENTS
         and y.flags.c_contiguous
         and labels.flags.c_contiguous

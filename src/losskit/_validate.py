@@ -270,7 +270,7 @@ def _first_true(mask: Array, xp: Namespace) -> int:
 
 
 def _numpy_first_bad_label(t: np.ndarray[Any, Any], num_classes: int, ii: int | None) -> int:
-    if t.dtype is _INT64:  # the common case: one numba scan, no temporaries
+    if t.dtype is _INT64 or t.dtype == _INT64:  # the common case: one scan, no temporaries
         return _kernels.first_bad_label(t, num_classes, ii)
     bad = _bad_labels(t, num_classes, ii, t.dtype.kind == "u")
     return int(np.argmax(bad.reshape(-1))) if bad.any() else -1
@@ -295,7 +295,13 @@ def check_labels(
     if is_dask(t):
         return t.map_blocks(_check_label_block, num_classes, ignore_index, dtype=t.dtype), None
     unsigned = bool(xp.isdtype(t.dtype, "unsigned integer"))
-    bad = _bad_labels(t, num_classes, ignore_index, unsigned)
+    try:
+        bad = _bad_labels(t, num_classes, ignore_index, unsigned)
+    except NotImplementedError as exc:  # torch has no comparisons of uint64 (2.13)
+        raise TypeError(
+            f"labels of dtype {dtype_name(t)} cannot be checked on this array library "
+            f"({exc}); cast them to int64"
+        ) from None
     if not values_are_readable(t):
         return t, bad
     if bool(xp.any(bad)):
