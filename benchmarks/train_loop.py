@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from losskit.chapter.network import TwoLayerNet
+from losskit.chapter.training import minibatch_gradient
 from losskit.datasets import load_dataset
-from losskit.network import TwoLayerNet
-from losskit.training import minibatch_gradient
 
 Arr = np.ndarray[Any, Any]
 

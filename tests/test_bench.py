@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import losskit.bench as bench
+import losskit.benchmark as bench
 
 
 def test_bench_runs_every_variant_and_tabulates_them() -> None:

@@ -1,7 +1,7 @@
 """One way through: every input takes the same checks and gives the same numbers on every
 dispatch path (NumPy's small and fused kernels, the Array API core) and every backend.
 
-The NumPy path of a call is decided from types and shapes alone (`losskit._kernels`);
+The NumPy path of a call is decided from types and shapes alone (`losskit.kernels.dispatch`);
 `numpy_path` asks the same questions the losses ask, and every parametrisation below
 asserts the path it means to take, so that none can silently collapse onto one path.
 """
@@ -20,8 +20,8 @@ import pytest
 from backends import configure, installed, to_backend, to_numpy
 
 import losskit as lk
-from losskit import _kernels
 from losskit._validate import binary_inputs, class_inputs
+from losskit.kernels import dispatch as _kernels
 
 LOSSES: dict[str, Any] = {
     "mean_squared_error": lk.mean_squared_error,

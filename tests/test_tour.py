@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from losskit.batching import sample_batch
+from losskit.chapter.tour import TOPICS, TourResult, run_explain, run_tour
 from losskit.cli import main
 from losskit.datasets import load_dataset
-from losskit.tour import TOPICS, TourResult, run_explain, run_tour
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +137,12 @@ def test_explain_each_topic_via_the_cli(tmp_path: Path, capsys: pytest.CaptureFi
 def test_tour_cli_names_its_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import losskit.tour
+    import losskit.chapter.tour
 
     def quick(out: Path, *, lang: str, emit: object) -> TourResult:
         return run_explain("delta", out, lang=lang, emit=emit)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(losskit.tour, "run_tour", quick)
+    monkeypatch.setattr(losskit.chapter.tour, "run_tour", quick)
     assert main(["tour", "--out", str(tmp_path / "t"), "--lang", "zh"]) == 0
     text = capsys.readouterr().out
     assert str(tmp_path / "t" / "delta.png") in text and "图像已保存到" in text

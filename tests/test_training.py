@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from losskit.batching import iterate_epoch, sample_batch
+from losskit.chapter.network import TwoLayerNet
+from losskit.chapter.training import NonFiniteLossError, TrainConfig, load_checkpoint, train
 from losskit.cli import main
-from losskit.network import TwoLayerNet
-from losskit.training import NonFiniteLossError, TrainConfig, load_checkpoint, train
 
 # ------------------------------------------------------------------ batching
 
@@ -135,7 +135,7 @@ def test_resume_refuses_different_settings(tmp_path: Path) -> None:
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import losskit.training as training
+    import losskit.chapter.training as training
 
     real = training.minibatch_gradient
     calls = 0

@@ -1,6 +1,6 @@
 """What validation hands on: inputs that nothing after `losskit._validate` checks again.
 
-The kernels (`losskit._kernels`) and the Array API core (`losskit._core`) read these;
+The kernels (`losskit.kernels`) and the Array API core (`losskit._core`) read these;
 only `losskit._validate` builds them.
 """
 

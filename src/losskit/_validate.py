@@ -20,7 +20,6 @@ from typing import Any, Literal, get_args
 import array_api_compat
 import numpy as np
 
-from losskit import _kernels
 from losskit._array import (
     Array,
     Namespace,
@@ -30,6 +29,7 @@ from losskit._array import (
     values_are_readable,
 )
 from losskit._inputs import BinaryInputs, ClassInputs
+from losskit.kernels import dispatch as kernels
 
 Reduction = Literal["mean", "sum", "none"]
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)
@@ -271,7 +271,7 @@ def _first_true(mask: Array, xp: Namespace) -> int:
 
 def _numpy_first_bad_label(t: np.ndarray[Any, Any], num_classes: int, ii: int | None) -> int:
     if t.dtype is _INT64 or t.dtype == _INT64:  # the common case: one scan, no temporaries
-        return _kernels.first_bad_label(t, num_classes, ii)
+        return kernels.first_bad_label(t, num_classes, ii)
     bad = _bad_labels(t, num_classes, ii, t.dtype.kind == "u")
     return int(np.argmax(bad.reshape(-1))) if bad.any() else -1
 
@@ -316,7 +316,7 @@ def check_unit_interval(
 ) -> tuple[Array, Array | None]:
     """0 <= x <= 1 elementwise (NaN passes and propagates); as `check_labels`."""
     if type(x) is np.ndarray:
-        first = _kernels.first_outside_unit_interval(x)
+        first = kernels.first_outside_unit_interval(x)
         if first >= 0:
             raise _unit_error(what, float(x.reshape(-1)[first]), _unravel(first, x.shape), hint)
         return x, None
@@ -424,19 +424,25 @@ def class_inputs(
     require_nonempty_for_mean(reduction, num_samples, y)
 
     # Value checks last: they read the data, the checks above only shapes and types.
+    _check_class_values(inputs, probabilities)
+    return inputs
+
+
+def _check_class_values(inputs: ClassInputs, probabilities: bool) -> None:
+    """Labels in range; with `probabilities`, y and a (non-bool) target in [0, 1]."""
+    ns, y, t, axis = inputs.xp, inputs.y, inputs.target, inputs.axis
     invalid = None
     if inputs.labels is not None:
-        inputs.labels, invalid = check_labels(inputs.labels, ys[axis], inputs.ignore_index, ns)
+        inputs.labels, invalid = check_labels(inputs.labels, y.shape[axis], inputs.ignore_index, ns)
     if probabilities:
         inputs.y, bad_y = check_probabilities(y, ns)
         invalid = _either(invalid, None if bad_y is None else ns.any(bad_y, axis=axis))
-        if inputs.target is not None and not _is_bool(t, ns):
+        if t is not None and not _is_bool(t, ns):
             inputs.target, bad_t = check_unit_interval(
                 t, ns, what="t must hold target probabilities"
             )
             invalid = _either(invalid, None if bad_t is None else ns.any(bad_t, axis=axis))
     inputs.invalid = invalid
-    return inputs
 
 
 def binary_inputs(

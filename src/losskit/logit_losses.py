@@ -2,17 +2,18 @@
 
 Every public loss runs the same four steps, each in one place: validate and
 normalise its inputs (`losskit._validate`), choose an implementation from types and
-shapes (a fused NumPy kernel, `losskit._kernels`, or the Array API core,
+shapes (a fused NumPy kernel, `losskit.kernels`, or the Array API core,
 `losskit._core`, where each loss's gradient sits below its formula), compute, and
 reduce (`losskit._loss`, which also gives ``.grad`` and ``.value_and_grad``).
 """
 
 from __future__ import annotations
 
-from losskit import _core, _kernels
+from losskit import _core
 from losskit._array import Array, Namespace
 from losskit._loss import Loss, LossTerms
 from losskit._validate import Reduction, binary_inputs, class_inputs
+from losskit.kernels import dispatch as kernels
 
 __all__ = ["sigmoid_binary_cross_entropy", "softmax_cross_entropy"]
 
@@ -73,10 +74,10 @@ def softmax_cross_entropy(
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
     )
-    if _kernels.takes_small_softmax_cross_entropy(inputs):
-        return _kernels.small_softmax_cross_entropy(inputs)
-    if _kernels.takes_softmax_cross_entropy(inputs):
-        return _kernels.softmax_cross_entropy(inputs)
+    if kernels.takes_small_softmax_cross_entropy(inputs):
+        return kernels.small_softmax_cross_entropy(inputs)
+    if kernels.takes_softmax_cross_entropy(inputs):
+        return kernels.softmax_cross_entropy(inputs)
     return _core.softmax_cross_entropy(inputs)
 
 

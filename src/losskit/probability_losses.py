@@ -1,16 +1,17 @@
 """The chapter's losses on probabilities, exactly as the book defines them (SPEC §2.1).
 
 Every public loss runs the same steps as those in `losskit.logit_losses`:
-validate (`losskit._validate`), choose a fused NumPy kernel (`losskit._kernels`) or
+validate (`losskit._validate`), choose a fused NumPy kernel (`losskit.kernels`) or
 the Array API core (`losskit._core`), compute, reduce (`losskit._loss`).
 """
 
 from __future__ import annotations
 
-from losskit import _core, _kernels
+from losskit import _core
 from losskit._array import Array, Namespace
 from losskit._loss import Loss, LossTerms
 from losskit._validate import Reduction, binary_inputs, class_inputs
+from losskit.kernels import dispatch as kernels
 
 __all__ = ["binary_cross_entropy", "cross_entropy_error", "mean_squared_error"]
 
@@ -52,8 +53,8 @@ def mean_squared_error(
     inputs = class_inputs(
         "y", y, t, axis=axis, reduction=reduction, xp=xp, sample_weight=sample_weight
     )
-    if _kernels.takes_class_loss(inputs):
-        return _kernels.class_loss("mse", inputs)
+    if kernels.takes_class_loss(inputs):
+        return kernels.class_loss("mse", inputs)
     return _core.mean_squared_error(inputs)
 
 
@@ -110,8 +111,8 @@ def cross_entropy_error(
         delta=delta,
         probabilities=True,
     )
-    if _kernels.takes_class_loss(inputs):
-        return _kernels.class_loss("cee", inputs)
+    if kernels.takes_class_loss(inputs):
+        return kernels.class_loss("cee", inputs)
     return _core.cross_entropy_error(inputs)
 
 
@@ -164,6 +165,6 @@ def binary_cross_entropy(
         delta=delta,
         probabilities=True,
     )
-    if _kernels.takes_binary_loss(inputs):
-        return _kernels.binary_cross_entropy(inputs)
+    if kernels.takes_binary_loss(inputs):
+        return kernels.binary_cross_entropy(inputs)
     return _core.binary_cross_entropy(inputs)

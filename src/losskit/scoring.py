@@ -271,20 +271,7 @@ def score(
 ) -> Score:
     """The loss of a prediction file against a target file, chunk by chunk; with `output`
     (a .npy path) each sample's loss is also written there (``reduction="none"``)."""
-    if output is not None and Path(output).suffix.lower() != ".npy":
-        raise ValueError(f"output must be a .npy file, got {str(output)!r}")
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum' for a file score, got {reduction!r}")
-    unknown = {k for k, v in options.items() if v is not None} - _OPTIONS[loss]
-    if unknown:
-        allowed = ", ".join(sorted(_OPTIONS[loss])) or "none"
-        raise ValueError(f"{loss} does not take {', '.join(sorted(unknown))} (it takes: {allowed})")
-    options = {k: v for k, v in options.items() if v is not None}
-    for name in ("weight", "pos_weight"):
-        if name in options:
-            options[name] = np.asarray(options[name], dtype=np.float64)
+    options = _checked_options(loss, reduction, output, options)
     p, t = open_array(pred), open_array(target)
     if p.dtype.kind != "f":
         raise ValueError(f"{p.path}: predictions must be floating point, got dtype {p.dtype}")
@@ -324,6 +311,27 @@ def score(
     value = total if reduction == "sum" else (total / count if count else 0.0)
     written = None if output is None else str(output)
     return Score(loss, reduction, value, total, count, p.rows, len(bounds), written)
+
+
+def _checked_options(
+    loss: str, reduction: str, output: str | os.PathLike[str] | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    """The options a file score passes to the loss, checked before any file is opened."""
+    if output is not None and Path(output).suffix.lower() != ".npy":
+        raise ValueError(f"output must be a .npy file, got {str(output)!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum' for a file score, got {reduction!r}")
+    unknown = {k for k, v in options.items() if v is not None} - _OPTIONS[loss]
+    if unknown:
+        allowed = ", ".join(sorted(_OPTIONS[loss])) or "none"
+        raise ValueError(f"{loss} does not take {', '.join(sorted(unknown))} (it takes: {allowed})")
+    options = {k: v for k, v in options.items() if v is not None}
+    for name in ("weight", "pos_weight"):
+        if name in options:
+            options[name] = np.asarray(options[name], dtype=np.float64)
+    return options
 
 
 def _same_file(a: str | os.PathLike[str], b: Path) -> bool:

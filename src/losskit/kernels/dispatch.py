@@ -1,6 +1,6 @@
 """Dispatch to the fused CPU kernels for NumPy inputs.
 
-The generic Array API code is the reference; the kernels (`_numba_kernels`,
+The generic Array API code is the reference; the kernels (`losskit.kernels._numba`,
 imported on first use so that `import losskit` stays fast) compute the same
 numbers in one read of the data, with no N×C temporary for the value (extra
 memory O(N)) and none besides the gradient itself for value and gradient.
@@ -43,7 +43,7 @@ _loaded: ModuleType | None = None
 def numba_kernels() -> ModuleType:
     global _loaded
     if _loaded is None:
-        from losskit import _numba_kernels
+        from losskit.kernels import _numba as _numba_kernels
 
         _loaded = _numba_kernels
     return _loaded

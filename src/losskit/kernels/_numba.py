@@ -1,4 +1,4 @@
-"""The numba kernels themselves. Imported on first use by `losskit._kernels`.
+"""The numba kernels themselves. Imported on first use by `losskit.kernels.dispatch`.
 
 Why these shapes of code (measured on a 2-core x86-64 machine, float32):
 - numba's `math.exp` is a scalar libm call (no SVML here) and costs more than the

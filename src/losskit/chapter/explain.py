@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from losskit.chapter.network import TwoLayerNet
+from losskit.chapter.plots import _pyplot, save_figure
+from losskit.chapter.training import minibatch_gradient
 from losskit.datasets import load_dataset
 from losskit.logit_losses import softmax_cross_entropy
-from losskit.network import TwoLayerNet
-from losskit.plots import _pyplot, save_figure
 from losskit.primitives import sigmoid, softmax, step_function
 from losskit.probability_losses import cross_entropy_error, mean_squared_error
-from losskit.training import minibatch_gradient
 
 __all__ = [
     "accuracy_vs_loss",

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from losskit import explain as ex
 from losskit.batching import sample_batch
+from losskit.chapter import explain as ex
 from losskit.datasets import load_dataset
 from losskit.logit_losses import softmax_cross_entropy
 from losskit.probability_losses import cross_entropy_error, mean_squared_error

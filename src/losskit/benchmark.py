@@ -140,7 +140,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 def measure_bandwidth(seconds: float = 1.0) -> float:
     """Bytes per second read by both cores from a 512 MB array (not in any cache)."""
-    from losskit import _numba_kernels
+    from losskit.kernels import _numba as _numba_kernels
 
     x = np.ones((1 << 14, 1 << 13), dtype=np.float32)  # 512 MiB
     _numba_kernels.read_all(x[:2])
@@ -160,7 +160,7 @@ import numpy as np
 import losskit
 imported = time.perf_counter()
 import numba
-from losskit import _kernels
+from losskit.kernels import dispatch as _kernels
 _kernels.numba_kernels()
 numba_loaded = time.perf_counter()
 z = np.random.default_rng(0).standard_normal((100, 10)).astype(np.float32)
@@ -211,7 +211,7 @@ class Row:
 def _run_worker(spec: dict[str, Any]) -> dict[str, Any] | None:
     env = {**os.environ, "OMP_NUM_THREADS": "1" if spec["impl"] == "torch-1" else "2"}
     code = (
-        "import json, sys; from losskit.bench import worker; "
+        "import json, sys; from losskit.benchmark import worker; "
         "print(json.dumps(worker(json.loads(sys.argv[1]))))"
     )
     out = subprocess.run(

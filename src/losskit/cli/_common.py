@@ -1,0 +1,49 @@
+"""What every command shares: the console, the common options, reading option values."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def print_plain(text: str) -> None:
+    """Text that carries its own line breaks and brackets: no markup, no re-wrapping."""
+    console().print(text, markup=False, soft_wrap=True)
+
+
+def add_out(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    parser.add_argument(
+        "--out", type=Path, default=Path(default), help=f"{what} (default ./{default})"
+    )
+
+
+def add_lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang",
+        choices=["en", "zh"],
+        default="en",
+        help="language of the text: English or Chinese (中文)",
+    )
+
+
+def numbers_or_npy(text: str | None) -> Any:
+    """An option given as comma-separated numbers (1,2,0.5) or as a .npy file."""
+    if text is None:
+        return None
+    if text.endswith(".npy"):
+        import numpy as np
+
+        return np.load(text, allow_pickle=False)
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"expected comma-separated numbers or a .npy file, got {text!r}") from None

@@ -1,0 +1,80 @@
+"""`losskit eval PRED TARGET --loss NAME`: score a prediction file of any size."""
+
+from __future__ import annotations
+
+import argparse
+
+from losskit.cli._common import Subparsers, numbers_or_npy, print_plain
+
+LOSSES = [
+    "softmax-cross-entropy",
+    "cross-entropy-error",
+    "mean-squared-error",
+    "binary-cross-entropy",
+    "sigmoid-binary-cross-entropy",
+]
+
+
+def register(commands: Subparsers) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="score a prediction file against targets (.npy, .npz, .csv; any size)",
+        description="Computes a loss of predictions in PRED against targets in TARGET: integer "
+        "labels, or floating distributions/probabilities of the same shape. .npy files are read "
+        "chunk by chunk (bigger than memory is fine); each chunk gives a (sum, count) pair, so "
+        "weighted and ignored means stay exact. --scheduler runs the chunks on a Dask cluster. "
+        "file.npz:KEY picks an array from an archive.",
+    )
+    parser.add_argument("pred", help="predictions: logits or probabilities, one row per sample")
+    parser.add_argument("target", help="targets: labels or distributions, one row per sample")
+    parser.add_argument("--loss", required=True, choices=LOSSES)
+    parser.add_argument("--reduction", choices=["mean", "sum"], default="mean")
+    parser.add_argument("--ignore-index", type=int, help="label value to ignore")
+    parser.add_argument("--label-smoothing", type=float, help="ε in [0, 1]")
+    parser.add_argument("--weight", help="class weights: 1,2,0.5 or a .npy file")
+    parser.add_argument("--pos-weight", help="positive-class weights (binary losses)")
+    parser.add_argument("--delta", type=float, help="δ of the probability losses (1e-7)")
+    parser.add_argument("--chunk-rows", type=int, help="rows per chunk (default: ~16 MB)")
+    parser.add_argument(
+        "--scheduler", help="address of a dask.distributed scheduler, e.g. tcp://127.0.0.1:8786"
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE.npy",
+        help="also write each sample's loss (reduction none), row by row, to this .npy file; "
+        "it appears only when complete",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from losskit.scoring import score
+
+    result = score(
+        args.pred,
+        args.target,
+        loss=args.loss,
+        reduction=args.reduction,
+        chunk_rows=args.chunk_rows,
+        scheduler=args.scheduler,
+        weight=numbers_or_npy(args.weight),
+        pos_weight=numbers_or_npy(args.pos_weight),
+        ignore_index=args.ignore_index,
+        label_smoothing=args.label_smoothing,
+        delta=args.delta,
+        output=args.output,
+    )
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return 0
+    chunks = f"{result.chunks} chunk{'s' if result.chunks != 1 else ''}"
+    print_plain(
+        f"{result.loss} ({result.reduction}) of {args.pred} against {args.target}: "
+        f"{result.value:.10g}  [{result.rows} rows, {chunks}]"
+    )
+    if result.output is not None:
+        print_plain(f"each sample's loss: {result.output}")
+    return 0
