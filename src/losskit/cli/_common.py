@@ -35,6 +35,20 @@ def add_lang(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def output_folder(path: Path, option: str = "--out") -> Path:
+    """Create `path` and prove it writable now, before any long work: a file of that name,
+    a read-only or full disk must fail in the first second, not after the work is done."""
+    import tempfile
+
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {path}: expected a folder, found a file")
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".losskit-probe-") as probe:
+        probe.write(b"x")
+        probe.flush()
+    return path
+
+
 def numbers_or_npy(text: str | None) -> Any:
     """An option given as comma-separated numbers (1,2,0.5) or as a .npy file."""
     if text is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from losskit.cli._common import Subparsers, add_lang, add_out, print_plain
+from losskit.cli._common import Subparsers, add_lang, add_out, output_folder, print_plain
 
 
 def register(commands: Subparsers) -> None:
@@ -23,5 +23,5 @@ def register(commands: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from losskit.chapter.tour import run_tour
 
-    run_tour(args.out, lang=args.lang, emit=print_plain)
+    run_tour(output_folder(args.out), lang=args.lang, emit=print_plain)
     return 0

@@ -1,0 +1,125 @@
+"""The command line's one error boundary: one line on stderr, exit 2 or 1, never a traceback.
+
+Each case is a failure a user can cause; the output must name the file or option.
+A traceback appears only with --debug.
+"""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import losskit.chapter.tour
+from losskit.cli import exit_code_and_message, main
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "losskit", *args], capture_output=True, text=True, timeout=120
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("losskit: error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_out_naming_a_file_fails_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "figures"
+    a_file.write_text("mine")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the tour started although --out cannot be written")
+
+    monkeypatch.setattr(losskit.chapter.tour, "run_tour", never)
+    monkeypatch.setattr(losskit.chapter.tour, "run_explain", never)
+    for argv in (["tour"], ["explain", "delta"]):
+        assert main([*argv, "--out", str(a_file)]) == 2
+        line = one_line(capsys.readouterr().err)
+        assert "--out" in line and str(a_file) in line and "expected a folder" in line
+    assert a_file.read_text() == "mine"  # nothing a user wrote is lost
+
+
+def test_out_below_a_file_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    code, _, err = run_cli("tour", "--out", str(tmp_path / "f" / "sub"))
+    assert code == 2
+    assert str(tmp_path / "f") in one_line(err)
+
+
+def test_a_full_disk_is_an_environment_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out" / "delta.png"
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(losskit.chapter.tour, "run_explain", full)
+    assert main(["explain", "delta", "--out", str(tmp_path / "out")]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "No space left on device" in line and str(target) in line
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_real_write_error_ends_in_one_line(tmp_path: Path) -> None:
+    # /dev/full answers every write with ENOSPC: a real full disk, no mocking.
+    pred = tmp_path / "p.npy"
+    target = tmp_path / "t.npy"
+    import numpy as np
+
+    np.save(pred, np.zeros((4, 3)))
+    np.save(target, np.zeros(4, dtype=np.int64))
+    code, _, err = run_cli(
+        "eval", str(pred), str(target), "--loss", "softmax-cross-entropy", "--output", "/dev/full"
+    )
+    assert code in (1, 2), err
+    one_line(err)
+
+
+def test_a_missing_input_file_is_bad_input(tmp_path: Path) -> None:
+    code, _, err = run_cli(
+        "eval", str(tmp_path / "nope.npy"), str(tmp_path / "t.npy"), "--loss", "mean-squared-error"
+    )
+    assert code == 2
+    assert str(tmp_path / "nope.npy") in one_line(err)
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    code, _, err = run_cli("--debug", "tour", "--out", str(tmp_path / "f"))
+    assert code == 1  # Python's own exit status for an uncaught exception
+    assert "Traceback" in err and "expected a folder" in err
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "words"),
+    [
+        (ValueError("x.npy: expected 2 columns, found 3"), 2, "x.npy: expected 2 columns"),
+        (TypeError("t must hold real numbers"), 2, "real numbers"),
+        (FileNotFoundError(errno.ENOENT, "No such file or directory", "a.npy"), 2, "a.npy"),
+        (PermissionError(errno.EACCES, "Permission denied", "/ro/out"), 1, "/ro/out"),
+        (OSError(errno.EROFS, "Read-only file system", "/ro/out"), 1, "Read-only"),
+        (ConnectionError("tcp://127.0.0.1:1: connection refused"), 1, "127.0.0.1:1"),
+        (TimeoutError("https://mirror/x.gz: no answer in 3 s"), 1, "no answer in 3 s"),
+        (MemoryError(), 1, "out of memory"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+        (RuntimeError("bug"), 1, "internal error: RuntimeError: bug"),
+    ],
+)
+def test_every_kind_of_failure_has_its_exit_status(
+    exc: BaseException, code: int, words: str
+) -> None:
+    got_code, text = exit_code_and_message(exc)
+    assert got_code == code
+    assert words in text
