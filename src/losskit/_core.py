@@ -13,6 +13,8 @@ in one place gives every option the same meaning in every loss (PyTorch's).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from losskit._array import Array, Namespace, class_last, scalar
 from losskit._inputs import BinaryInputs, ClassInputs
 from losskit._loss import LossTerms
@@ -77,7 +79,7 @@ def _sample_weighted(
 def _terms(
     inp: ClassInputs,
     per_sample: Array,
-    gradient: Array,
+    gradient: Callable[[], Array],
     count_weight: Array | None,
 ) -> LossTerms:
     xp = inp.xp
@@ -152,7 +154,9 @@ def cross_entropy_error(inp: ClassInputs) -> LossTerms:
 # ------------------------------------------------------------------ binary losses
 
 
-def _binary_terms(inp: BinaryInputs, per_element: Array, gradient: Array) -> LossTerms:
+def _binary_terms(
+    inp: BinaryInputs, per_element: Array, gradient: Callable[[], Array]
+) -> LossTerms:
     xp = inp.xp
     scale = None
     if inp.weight is not None:

@@ -31,6 +31,7 @@ class ClassInputs:
     label_smoothing: float = 0.0
     delta: float = 0.0
     invalid: Array | None = None  # samples that must come out NaN (only under JAX tracing)
+    y_may_hold_nan: bool = True  # False: a scan of y found no NaN (the kernels may rely on it)
 
 
 @dataclass(slots=True)

@@ -313,26 +313,28 @@ def check_labels(
 
 def check_unit_interval(
     x: Array, xp: Namespace, *, what: str, hint: str = ""
-) -> tuple[Array, Array | None]:
-    """0 <= x <= 1 elementwise (NaN passes and propagates); as `check_labels`."""
+) -> tuple[Array, Array | None, bool]:
+    """0 <= x <= 1 elementwise (NaN passes and propagates); as `check_labels`, and
+    whether x may hold NaN (False only where the NumPy scan saw none: the probability
+    kernels then skip their own search for it)."""
     if type(x) is np.ndarray:
-        first = kernels.first_outside_unit_interval(x)
+        first, has_nan = kernels.first_outside_unit_interval(x)
         if first >= 0:
             raise _unit_error(what, float(x.reshape(-1)[first]), _unravel(first, x.shape), hint)
-        return x, None
+        return x, None, has_nan
     if is_dask(x):
-        return x.map_blocks(_unit_block_checker(what, hint), dtype=x.dtype), None
+        return x.map_blocks(_unit_block_checker(what, hint), dtype=x.dtype), None, True
     bad = (x < 0) | (x > 1)
     if not values_are_readable(x):
-        return x, bad
+        return x, bad, True
     if bool(xp.any(bad)):
         first = _first_true(bad, xp)
         value = float(xp.reshape(x, (-1,))[first])
         raise _unit_error(what, value, _unravel(first, shape_of(x)), hint)
-    return x, None
+    return x, None, True
 
 
-def check_probabilities(y: Array, xp: Namespace) -> tuple[Array, Array | None]:
+def check_probabilities(y: Array, xp: Namespace) -> tuple[Array, Array | None, bool]:
     return check_unit_interval(y, xp, what="y must hold probabilities", hint=_Y_HINT)
 
 
@@ -435,10 +437,10 @@ def _check_class_values(inputs: ClassInputs, probabilities: bool) -> None:
     if inputs.labels is not None:
         inputs.labels, invalid = check_labels(inputs.labels, y.shape[axis], inputs.ignore_index, ns)
     if probabilities:
-        inputs.y, bad_y = check_probabilities(y, ns)
+        inputs.y, bad_y, inputs.y_may_hold_nan = check_probabilities(y, ns)
         invalid = _either(invalid, None if bad_y is None else ns.any(bad_y, axis=axis))
         if t is not None and not _is_bool(t, ns):
-            inputs.target, bad_t = check_unit_interval(
+            inputs.target, bad_t, _ = check_unit_interval(
                 t, ns, what="t must hold target probabilities"
             )
             invalid = _either(invalid, None if bad_t is None else ns.any(bad_t, axis=axis))
@@ -490,9 +492,9 @@ def binary_inputs(
     if is_integer(t, ns):
         inputs.t, invalid = check_labels(t, 2, None, ns)
     elif probabilities and not _is_bool(t, ns):
-        inputs.t, invalid = check_unit_interval(t, ns, what="t must hold target probabilities")
+        inputs.t, invalid, _ = check_unit_interval(t, ns, what="t must hold target probabilities")
     if probabilities:
-        inputs.p, bad_p = check_probabilities(p, ns)
+        inputs.p, bad_p, _ = check_probabilities(p, ns)
         invalid = _either(invalid, bad_p)
     inputs.invalid = invalid
     return inputs

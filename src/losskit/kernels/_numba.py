@@ -484,12 +484,15 @@ def sce_small(z: Arr, labels: Arr, grad_scale: float, grad: Arr, with_grad: bool
 
 @numba.njit(**_OPTS)
 def first_outside_unit_interval(flat: Arr) -> int:
-    """Index of the first element outside [0, 1] (NaN passes), or -1."""
+    """Index of the first element outside [0, 1]; else -2 if some element is NaN (NaN
+    passes the check, and the loss kernels then know to look for it), else -1."""
+    nan = False
     for k in range(flat.shape[0]):
         v = flat[k]
         if v < 0 or v > 1:
             return k
-    return -1
+        nan |= v != v
+    return -2 if nan else -1
 
 
 # Without reassoc: the sums below keep NumPy's own summation order (pairwise, 8-way
@@ -591,16 +594,26 @@ def mse_labels(y: Arr, labels: Arr, gs: float, out: Arr, grad: Arr, with_grad: b
 
 @numba.njit(**_OPTS)
 def cee_labels(
-    y: Arr, labels: Arr, w: Arr, delta: float, gs: float, out: Arr, grad: Arr, with_grad: bool
+    y: Arr,
+    labels: Arr,
+    w: Arr,
+    delta: float,
+    gs: float,
+    out: Arr,
+    grad: Arr,
+    with_grad: bool,
+    may_hold_nan: bool,
 ) -> None:
+    """Reads one element per row, unless y may hold NaN (validation's scan says whether)."""
     for i in range(y.shape[0]):
         j = labels[i]
         wj = w[j] if w.shape[0] else 1.0
         # y · 0 is 0, or NaN for a NaN prediction: NaN propagates from every class, also
         # where the target is 0 (y is in [0, 1] or NaN: validated).
         nan = 0.0
-        for k in range(y.shape[1]):
-            nan += y[i, k] * 0.0
+        if may_hold_nan:
+            for k in range(y.shape[1]):
+                nan += y[i, k] * 0.0
         out[i] = (-wj * math.log(y[i, j] + delta) if wj != 0 else 0.0) + nan
         if with_grad:
             for k in range(y.shape[1]):

@@ -14,14 +14,12 @@ broadcast views, big-endian) are copied once into that form, never written.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from losskit._inputs import BinaryInputs, ClassInputs
 from losskit._loss import LossTerms, kernel_terms
-
-if TYPE_CHECKING:
-    from losskit._inputs import BinaryInputs, ClassInputs
 
 Arr = np.ndarray[Any, Any]
 
@@ -81,12 +79,13 @@ def first_bad_label(labels: Arr, num_classes: int, ignore_index: int | None) -> 
     )
 
 
-def first_outside_unit_interval(x: Arr) -> int:
-    """Flat index of the first element outside [0, 1] (NaN passes), or -1: one pass."""
+def first_outside_unit_interval(x: Arr) -> tuple[int, bool]:
+    """(flat index of the first element outside [0, 1] or -1, whether any is NaN): one pass."""
     if x.dtype.kind == "f" and x.dtype.itemsize < 4:  # numba has no float16
         bad = ((x < 0) | (x > 1)).reshape(-1)
-        return int(np.argmax(bad)) if bad.any() else -1
-    return int(numba_kernels().first_outside_unit_interval(_native(x).reshape(-1)))
+        return (int(np.argmax(bad)) if bad.any() else -1), True
+    found = int(numba_kernels().first_outside_unit_interval(_native(x).reshape(-1)))
+    return (-1, True) if found == -2 else (found, False)
 
 
 def label_mean_denominator(inp: ClassInputs, labels: Arr) -> float:
@@ -226,8 +225,12 @@ def class_loss(kind: str, inp: ClassInputs) -> LossTerms:
             kernel = k.mse_labels if labels else k.mse_distribution
             kernel(y2, t2, grad_scale, out, grad, with_grad)
         else:
-            kernel = k.cee_labels if labels else k.cee_distribution
-            kernel(y2, t2, w, inp.delta, grad_scale, out, grad, with_grad)
+            if labels:
+                k.cee_labels(
+                    y2, t2, w, inp.delta, grad_scale, out, grad, with_grad, inp.y_may_hold_nan
+                )
+            else:
+                k.cee_distribution(y2, t2, w, inp.delta, grad_scale, out, grad, with_grad)
         return out.reshape(y.shape[:-1]), grad.reshape(y.shape) if with_grad else None
 
     return kernel_terms(np, inp.reduction, inp.num_samples, denominator, compute)
