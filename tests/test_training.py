@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import io
 import json
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import losskit.chapter.training as training
 from losskit.batching import iterate_epoch, sample_batch
 from losskit.chapter.network import TwoLayerNet
 from losskit.chapter.training import NonFiniteLossError, TrainConfig, load_checkpoint, train
 from losskit.cli import main
+from losskit.datasets import load_dataset
 
 # ------------------------------------------------------------------ batching
 
@@ -243,3 +253,358 @@ def test_version_is_fast_and_consistent() -> None:
     )
     assert out.stdout.strip() == f"losskit {VERSION}"
     assert time.perf_counter() - start < 5  # generous for a busy CI machine; ~0.1 s here
+
+
+# ------------------------------------------------------------------ faults: checkpoints, data, disk
+
+TINY = TrainConfig(dataset="sample", iters=4, batch_size=5000, hidden=8, seed=5)
+TINY_ARGS = ["train", "--iters", "4", "--batch-size", "5000", "--hidden", "8", "--seed", "5"]
+
+
+@pytest.fixture(scope="module")
+def good_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("good")
+    train(TINY, out)
+    return (out / "checkpoint.npz").read_bytes()
+
+
+def members_of(blob: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        return {i.filename.removesuffix(".npy"): archive.read(i) for i in archive.infolist()}
+
+
+def npy(array: Any, allow_pickle: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=allow_pickle)
+    return buffer.getvalue()
+
+
+def zipped(members: dict[str, bytes], *, rehash: bool = True) -> bytes:
+    """An archive of these members; with `rehash`, a checksum that matches them (the
+    tampering an attacker who read losskit's source would do)."""
+    members = dict(members)
+    if rehash and all(name in members for name in training.MEMBERS):
+        members["sha256"] = npy(np.array(training._digest(members)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, blob in members.items():
+            archive.writestr(f"{name}.npy", blob)
+    return buffer.getvalue()
+
+
+def edited(good: bytes, *, rehash: bool = True, **changes: object) -> bytes:
+    """The good checkpoint with some arrays replaced (`meta` given as a function of it)."""
+    members = members_of(good)
+    for name, change in changes.items():
+        if callable(change):
+            meta = json.loads(str(np.load(io.BytesIO(members["meta"]))[()]))
+            change(meta)
+            members["meta"] = npy(np.array(json.dumps(meta)))
+        elif isinstance(change, bytes):
+            members[name] = change
+        elif change is None:
+            del members[name]
+        else:
+            members[name] = npy(change)
+    return zipped(members, rehash=rehash)
+
+
+def losses_of(good: bytes) -> Any:
+    return np.load(io.BytesIO(members_of(good)["losses"]))
+
+
+def weight(good: bytes, name: str = "W1") -> Any:
+    return np.load(io.BytesIO(members_of(good)[name]))
+
+
+def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def change(meta: dict[str, Any]) -> None:
+        meta[key] = value
+
+    return change
+
+
+def _rng(meta: dict[str, Any]) -> None:
+    meta["rng_state"]["state"]["state"] += 1
+
+
+def _bad_rng(meta: dict[str, Any]) -> None:
+    meta["rng_state"]["bit_generator"] = "MT19937"
+
+
+def _history_loss(meta: dict[str, Any]) -> None:
+    meta["history"][-1]["loss"] = float("nan")
+
+
+def _other_run(good: bytes, tmp: Path) -> bytes:
+    train(dataclasses.replace(TINY, hidden=16), tmp / "other")
+    return (tmp / "other" / "checkpoint.npz").read_bytes()
+
+
+def _foreign(good: bytes, tmp: Path) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, a=np.arange(3), b=np.ones(2))
+    return buffer.getvalue()
+
+
+def _older_losskit(good: bytes, tmp: Path) -> bytes:
+    members = members_of(good)
+    del members["sha256"]
+    return zipped(members, rehash=False)
+
+
+def _flipped_byte(good: bytes, tmp: Path) -> bytes:
+    blob = bytearray(good)
+    blob[len(blob) // 2] ^= 0xFF
+    return bytes(blob)
+
+
+def _lying_header(good: bytes, tmp: Path) -> bytes:
+    header = npy(np.zeros((784, 8), np.float32))[:128].replace(b"(784, 8)", b"(9999999999, 8)")
+    return edited(good, W1=header + b"\0" * 64)
+
+
+def _compressed(good: bytes, tmp: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, blob in members_of(good).items():
+            archive.writestr(f"{name}.npy", blob)
+    return buffer.getvalue()
+
+
+CORRUPT: dict[str, tuple[Callable[[bytes, Path], bytes], str]] = {
+    # The issue's eight cases.
+    "empty file": (lambda g, t: b"", "the file is empty"),
+    "truncated": (lambda g, t: g[: len(g) // 2], "not a readable .npz archive"),
+    "random bytes": (
+        lambda g, t: np.random.default_rng(0).bytes(5000),
+        "not a readable .npz archive",
+    ),
+    "missing key": (lambda g, t: edited(g, rehash=False, W2=None), "W2 missing"),
+    "wrong dtype": (
+        lambda g, t: edited(g, W1=weight(g).astype(np.float64)),
+        r"parameter W1 is float64 \(784, 8\), expected float32 \(784, 8\)",
+    ),
+    "wrong shape": (
+        lambda g, t: edited(g, b2=np.zeros(9, np.float32)),
+        r"parameter b2 is float32 \(9,\), expected float32 \(10,\)",
+    ),
+    "object array": (
+        lambda g, t: edited(g, W1=npy(np.array([{"x": 1}], dtype=object), allow_pickle=True)),
+        "member W1 holds Python objects",
+    ),
+    "another run": (_other_run, r"settings differ \(hidden: checkpoint 16, now 8\)"),
+    "foreign npz": (_foreign, "not a losskit checkpoint: its arrays are a, b"),
+    # Tampering, corruption and the format.
+    "edited rng state": (lambda g, t: edited(g, rehash=False, meta=_rng), "checksum does not"),
+    "invalid rng state": (lambda g, t: edited(g, meta=_bad_rng), "random generator state"),
+    "iteration beyond the run": (
+        lambda g, t: edited(g, meta=_set("iteration", 500)),
+        r"at iteration 500, outside the run's 0..4",
+    ),
+    "short loss list": (
+        lambda g, t: edited(g, losses=losses_of(g)[:-1]),
+        r"float64 losses of shape \(3,\) for 4 iterations",
+    ),
+    "history not from its losses": (lambda g, t: edited(g, meta=_history_loss), "says loss nan"),
+    "NaN weight": (
+        lambda g, t: edited(g, W2=np.full((8, 10), np.nan, np.float32)),
+        "parameter W2 holds NaN",
+    ),
+    "older losskit": (_older_losskit, "older losskit, without a format version"),
+    "format version 2": (lambda g, t: edited(g, meta=_set("version", 2)), "format version is 2"),
+    "not ours": (lambda g, t: edited(g, meta=_set("format", "x")), "names no losskit format"),
+    "flipped byte": (_flipped_byte, "(checksum does not match|Bad CRC-32)"),
+    "lying header": (_lying_header, r"header says \(9999999999, 8\)"),
+    "compressed": (_compressed, "compressed or oversized"),
+    "extra member": (
+        lambda g, t: zipped({**members_of(g), "evil": npy(np.zeros(1))}, rehash=False),
+        "evil unexpected",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPT))
+def test_a_bad_checkpoint_is_refused_by_name(
+    good_checkpoint: bytes, tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make, reason = CORRUPT[case]
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.npz").write_bytes(make(good_checkpoint, tmp_path))
+    with pytest.raises(ValueError, match=re.escape(f"cannot resume from {out}/checkpoint.npz: ")):
+        train(TINY, out, resume=True)
+    with pytest.raises(ValueError, match=reason):
+        train(TINY, out, resume=True)
+    capsys.readouterr()
+    assert main([*TINY_ARGS, "--quiet", "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("losskit: error: cannot resume from") and err.count("\n") == 1, err
+
+
+def test_a_checkpoint_is_versioned_checksummed_and_readable_by_numpy(
+    good_checkpoint: bytes,
+) -> None:
+    with np.load(io.BytesIO(good_checkpoint), allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        assert (meta["format"], meta["version"]) == ("losskit-checkpoint", 1)
+        assert len(str(data["sha256"])) == 64 and data["W1"].shape == (784, 8)
+
+
+def test_resuming_a_complete_run_repairs_its_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Killed after the last checkpoint but before (or between) the history writes: the
+    run is complete, and --resume rewrites the history from the checkpoint (exit 0)."""
+    out = tmp_path / "run"
+    assert main([*TINY_ARGS, "--quiet", "--out", str(out)]) == 0
+    whole = {n: (out / n).read_bytes() for n in ("history.json", "history.csv")}
+    records = json.loads(whole["history.json"])
+    (out / "history.json").write_text(json.dumps(records[:1], indent=2) + "\n")
+    (out / "history.csv").write_bytes(b"".join(whole["history.csv"].splitlines(True)[:2]))
+    assert main([*TINY_ARGS, "--quiet", "--out", str(out), "--resume"]) == 0
+    assert {n: (out / n).read_bytes() for n in whole} == whole
+    (out / "history.csv").unlink()  # between the .json and the .csv write
+    assert train(TINY, out, resume=True).status == "finished"
+    assert (out / "history.csv").read_bytes() == whole["history.csv"]
+
+
+def fail_if_loaded(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the output folder must be checked before the data is loaded")
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training, "load_dataset", fail_if_loaded)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=f"the output folder {a_file} is a file"):
+        train(TINY, a_file)
+    with pytest.raises(OSError, match=f"cannot write to the output folder {a_file}/sub"):
+        train(TINY, a_file / "sub")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(
+        OSError, match=f"output folder {tmp_path}/full: No space left on device"
+    ) as info:
+        train(TINY, tmp_path / "full")
+    assert info.value.errno == errno.ENOSPC and "[Errno" not in str(info.value)
+    assert list((tmp_path / "full").iterdir()) == []  # the probe cleaned up
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_output_folder_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training, "load_dataset", fail_if_loaded)
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match=f"output folder {tmp_path}: Permission"):
+            train(TINY, tmp_path)
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    def limit_it() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_it
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [
+        (1000, "cannot write to the output folder {out}: File too large"),
+        (20_000, "cannot write {out}/checkpoint.npz: File too large"),
+    ],
+)
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, limit: int, message: str) -> None:
+    """A file-size limit fails writes the way a full disk does (EFBIG for ENOSPC): at the
+    probe, before training, or at the first checkpoint, with no temporary file left."""
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "losskit", *TINY_ARGS[:5], "--hidden", "50", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limit_file_size(limit),  # no threads in the child yet
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"losskit: error: {message.format(out=out)}\n"
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def fake_data(x_bad: tuple[int, int] | None = None, label: int | None = None) -> Any:
+    (x, t), test = load_dataset("sample")
+    x, t = x.copy(), t.copy()
+    if x_bad is not None:
+        x[x_bad] = np.nan
+    if label is not None:
+        t[3] = label
+    return lambda *args, **kwargs: ((x, t), test)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (fake_data(x_bad=(17, 300)), "the training data holds NaN at image 17, pixel 300"),
+        (fake_data(label=200), "the training labels hold 200 at sample 3: expected a class 0..9"),
+        (fake_data(label=-1), "the training labels hold -1 at sample 3"),
+    ],
+    ids=["nan-image", "label-200", "label-minus-1"],
+)
+def test_bad_training_data_is_named_not_blamed_on_the_learning_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: Any, message: str
+) -> None:
+    monkeypatch.setattr(training, "load_dataset", data)
+    with pytest.raises(ValueError, match=message):
+        train(SMALL, tmp_path)
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_a_diverging_learning_rate_never_records_a_non_finite_number(tmp_path: Path) -> None:
+    # lr 1000 with ReLU: the loss is huge but finite (dead units), and so is every record.
+    result = train(TrainConfig(dataset="sample", iters=300, hidden=8, lr=1000), tmp_path)
+    assert result.status == "finished"
+    for record in json.loads((tmp_path / "history.json").read_text()):
+        assert all(math.isfinite(record[k]) for k in record), record
+
+
+def test_atomic_writes_keep_plain_permissions_and_name_the_file_on_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from losskit._files import atomic_write
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    atomic_write(tmp_path / "a.bin", b"data")
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o666 & ~umask
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match=f"cannot write {tmp_path}/a.bin: No space left"):
+        atomic_write(tmp_path / "a.bin", b"new data")
+    assert (tmp_path / "a.bin").read_bytes() == b"data"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]  # no temporary file left
+
+
+def test_cli_train_refuses_a_file_as_output_folder_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    assert main([*TINY_ARGS, "--quiet", "--out", str(a_file)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"losskit: error: the output folder {a_file} is a file, not a folder\n"
+    assert "losskit train" not in captured.out  # refused before anything started

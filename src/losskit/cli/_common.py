@@ -38,14 +38,11 @@ def add_lang(parser: argparse.ArgumentParser) -> None:
 def output_folder(path: Path, option: str = "--out") -> Path:
     """Create `path` and prove it writable now, before any long work: a file of that name,
     a read-only or full disk must fail in the first second, not after the work is done."""
-    import tempfile
+    from losskit._files import probe_writable
 
     if path.exists() and not path.is_dir():
         raise ValueError(f"{option} {path}: expected a folder, found a file")
-    path.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path, prefix=".losskit-probe-") as probe:
-        probe.write(b"x")
-        probe.flush()
+    probe_writable(path)
     return path
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from losskit._files import probe_writable
 from losskit.cli._common import Subparsers, add_out, console
 
 
@@ -116,8 +117,11 @@ def _train_with_progress(args: argparse.Namespace, config: Any, out: Any) -> Any
 
 def run(args: argparse.Namespace) -> int:
     from losskit.chapter.plots import training_curves
-    from losskit.chapter.training import NonFiniteLossError, TrainConfig
+    from losskit.chapter.training import CURVES, NonFiniteLossError, TrainConfig
 
+    # A file in the folder's place, a read-only folder or a full disk fails now, naming
+    # the folder, before anything is printed or loaded (train() checks it too).
+    probe_writable(args.out)
     out = console()
     config = TrainConfig(
         dataset=args.dataset,
@@ -149,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     curves = training_curves(
         result.history,
         result.losses,
-        Path(args.out) / "curves.png",
+        Path(args.out) / CURVES,
         title=f"{config.dataset}: {config.activation}, {config.loss}",
         reference_accuracy=0.9465 if config.dataset == "mnist" else None,
     )
