@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import struct
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def _raw(code: int, dims: tuple[int, ...], payload: bytes) -> bytes:
         (b"\x01\x00\x08\x01" + b"\0" * 8, "expected magic bytes 00 00, got 01 00"),
         (_raw(0x07, (2,), b"ab"), "unknown IDX type code 0x07"),
         (bytes([0, 0, 8, 0]), "declares 0 dimensions"),
+        (bytes([0, 0, 8, 255]) + bytes(4 * 255), "declares 255 dimensions, expected 1 to 32"),
         (bytes([0, 0, 8, 2, 0, 0]), "expected 8 bytes of header, found only 2"),
         (
             _raw(0x08, (3, 4), b"x" * 11),
@@ -167,3 +169,70 @@ def test_fuzzed_gzip_stream_gives_an_array_or_a_value_error(
     except ValueError:
         return
     assert out.nbytes <= 1 << 16
+
+
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data not present")
+
+
+def _copy(name: str, folder: Path, *, raw: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in (SHARED / name).glob("*.gz"):
+        if raw:
+            (folder / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
+        else:
+            (folder / f.name).write_bytes(f.read_bytes())
+    return folder
+
+
+def _flip_a_label(path: Path) -> None:
+    """Change one label inside a valid gzip stream: the file still reads, only its hash tells."""
+    raw = bytearray(
+        gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    )
+    raw[8 + 123] = (raw[8 + 123] + 1) % 10
+    path.write_bytes(gzip.compress(bytes(raw), mtime=0) if path.suffix == ".gz" else bytes(raw))
+
+
+@needs_shared
+def test_a_tampered_cached_file_is_refused_with_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from losskit.datasets.sources import DATASETS
+
+    monkeypatch.setenv("LOSSKIT_DATA", str(tmp_path))
+    labels = _copy("mnist", tmp_path / "mnist") / "t10k-labels-idx1-ubyte.gz"
+    _flip_a_label(labels)
+    found = hashlib.sha256(labels.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="SHA-256 mismatch") as caught:
+        load_dataset("mnist")  # from the cache: never a silent training run on a changed file
+    message = str(caught.value)
+    assert str(labels) in message and "\n" not in message
+    assert DATASETS["mnist"].sha256["t10k-labels-idx1-ubyte.gz"] in message and found in message
+    assert "losskit data download mnist --force" in message and "delete" in message
+
+
+@needs_shared
+def test_a_tampered_file_in_a_named_folder_says_which_folder_to_fix(tmp_path: Path) -> None:
+    images = _copy("mnist", tmp_path) / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:-1000])  # cut short
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz.*bytes") as caught:
+        load_dataset("mnist", data_dir=tmp_path)
+    assert f"--data-dir {tmp_path} --force" in str(caught.value)
+
+
+@needs_shared
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_raw_idx_files_are_verified_by_their_decompressed_hash(name: str, tmp_path: Path) -> None:
+    folder = _copy(name, tmp_path, raw=True)
+    (x, t), (xt, tt) = load_dataset(name, data_dir=folder, normalize=False)
+    (x0, t0), (xt0, tt0) = load_dataset(name, data_dir=SHARED / name, normalize=False)
+    assert all(np.array_equal(a, b) for a, b in [(x, x0), (t, t0), (xt, xt0), (tt, tt0)])
+    _flip_a_label(folder / "t10k-labels-idx1-ubyte")
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte: SHA-256 mismatch"):
+        load_dataset(name, data_dir=folder)
+
+
+@needs_shared
+def test_another_data_set_under_the_same_names_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"that is fashion-mnist's train-images-idx3-ubyte\.gz"):
+        load_dataset("mnist", data_dir=SHARED / "fashion-mnist")

@@ -25,11 +25,18 @@ pytestmark = pytest.mark.skipif(
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves shared/data/mnist under /good/, a corrupted copy under /corrupt/,
-    a connection that drops half-way under /drop/, and 404 elsewhere."""
+    a connection that drops half-way under /drop/, a redirect to /good/ under /moved/,
+    and 404 elsewhere."""
 
     def do_GET(self) -> None:
         mode, _, name = self.path.strip("/").partition("/")
         path = SHARED / "mnist" / name
+        if mode == "moved" and path.is_file():  # a redirect on the same host is fine
+            self.send_response(301)
+            self.send_header("Location", f"/good/{name}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if mode not in ("good", "corrupt", "drop") or not path.is_file():
             self.send_error(404)
             return
@@ -106,8 +113,68 @@ def test_cli_download_verify_and_path(
     assert capsys.readouterr().out.strip() == str(tmp_path)
     assert main(["data", "verify", "mnist"]) == 1  # nothing there yet
     assert "missing" in capsys.readouterr().out
-    assert main(["data", "download", "mnist", "--mirror", f"{server}/corrupt/"]) == 2
-    assert "SHA-256 mismatch" in capsys.readouterr().out
+    # A mirror that sends a corrupted file is the network's fault (exit 1), said in one line.
+    assert main(["data", "download", "mnist", "--mirror", f"{server}/corrupt/"]) == 1
+    err = capsys.readouterr().err
+    assert "SHA-256 mismatch" in err and err.startswith("losskit: error: ") and err.count("\n") == 1
     assert main(["data", "download", "mnist", "--mirror", f"{server}/good/"]) == 0
     assert "all files verified" in capsys.readouterr().out
     assert main(["data", "verify", "mnist"]) == 0
+
+
+def test_a_redirect_on_the_same_host_is_followed(server: str, tmp_path: Path) -> None:
+    download("mnist", folder=tmp_path, mirrors=[f"{server}/moved/"])
+    assert set(verify("mnist", tmp_path).values()) == {"ok"}
+
+
+def test_force_downloads_again(server: str, tmp_path: Path) -> None:
+    download("mnist", folder=tmp_path, mirrors=[f"{server}/good/"])
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    before = labels.stat().st_ino
+    download("mnist", folder=tmp_path, mirrors=[f"{server}/good/"], force=True)
+    assert labels.stat().st_ino != before  # replaced (atomically) by a fresh, verified copy
+    assert set(verify("mnist", tmp_path).values()) == {"ok"}
+
+
+def _verify_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["data", "verify", *args])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_verify_a_folder_checks_the_data_set_it_holds(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _verify_cli(capsys, "--data-dir", str(SHARED / name))
+    assert code == 0, out
+    assert "mismatch" not in out and f"as {name}" in out
+    assert out.count(": ok") == 4
+
+
+def test_verify_a_folder_as_the_named_data_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _verify_cli(capsys, "mnist", "--data-dir", str(SHARED / "mnist"))
+    assert code == 0 and out.count(": ok") == 4 and "fashion" not in out
+    # Named wrongly: every file a mismatch, and each says whose file it is.
+    code, out = _verify_cli(capsys, "fashion-mnist", "--data-dir", str(SHARED / "mnist"))
+    assert code == 1 and out.count("checksum mismatch") == 4 and "mnist's" in out
+    # A folder with nothing known in it: one clear line, exit 2.
+    code, out = _verify_cli(capsys, "--data-dir", str(tmp_path))
+    assert code == 2 and "no file of a known data set" in out and str(tmp_path) in out
+
+
+def test_verify_finds_raw_files_and_a_tampered_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+
+    for f in (SHARED / "mnist").glob("*.gz"):
+        (tmp_path / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
+    code, out = _verify_cli(capsys, "--data-dir", str(tmp_path))
+    assert code == 0 and out.count(": ok") == 4, out
+    raw = tmp_path / "t10k-labels-idx1-ubyte"
+    raw.write_bytes(raw.read_bytes()[:-1] + b"\x07")
+    code, out = _verify_cli(capsys, "--data-dir", str(tmp_path))
+    assert code == 1 and "t10k-labels-idx1-ubyte: checksum mismatch" in out
