@@ -10,7 +10,7 @@ import pytest
 
 import losskit as lk
 from losskit._validate import ClassInputs, class_inputs
-from losskit.kernels import dispatch as _kernels
+from losskit.kernels import dispatch
 
 
 def generic(z: np.ndarray, t: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -29,18 +29,18 @@ def inputs(z: Any, t: Any, **options: Any) -> ClassInputs:
 
 def test_kernel_is_chosen_only_where_it_applies() -> None:
     z, t = np.zeros((3, 4), np.float32), np.array([0, 1, 2])
-    assert _kernels.takes_small_softmax_cross_entropy(inputs(z, t))
-    assert not _kernels.takes_small_softmax_cross_entropy(inputs(z, t, weight=np.ones(4)))
-    assert _kernels.takes_softmax_cross_entropy(inputs(z, t))
-    assert _kernels.takes_softmax_cross_entropy(inputs(z, t, weight=np.ones(4)))
+    assert dispatch.takes_small_softmax_cross_entropy(inputs(z, t))
+    assert not dispatch.takes_small_softmax_cross_entropy(inputs(z, t, weight=np.ones(4)))
+    assert dispatch.takes_softmax_cross_entropy(inputs(z, t))
+    assert dispatch.takes_softmax_cross_entropy(inputs(z, t, weight=np.ones(4)))
     # Distribution targets, a class axis that is not last, float16: the Array API core.
-    assert not _kernels.takes_softmax_cross_entropy(inputs(z, np.eye(4, dtype=np.float32)[t]))
-    assert not _kernels.takes_softmax_cross_entropy(inputs(np.zeros((4, 3)), t, axis=0))
-    assert not _kernels.takes_softmax_cross_entropy(inputs(z.astype(np.float16), t))
-    assert not _kernels.takes_softmax_cross_entropy(inputs(z, t, sample_weight=np.ones(3)))
+    assert not dispatch.takes_softmax_cross_entropy(inputs(z, np.eye(4, dtype=np.float32)[t]))
+    assert not dispatch.takes_softmax_cross_entropy(inputs(np.zeros((4, 3)), t, axis=0))
+    assert not dispatch.takes_softmax_cross_entropy(inputs(z.astype(np.float16), t))
+    assert not dispatch.takes_softmax_cross_entropy(inputs(z, t, sample_weight=np.ones(3)))
     # Other layouts take the kernels too (copied once into C order), never the reverse.
-    assert _kernels.takes_softmax_cross_entropy(inputs(np.asfortranarray(z), t))
-    assert _kernels.takes_softmax_cross_entropy(inputs(z.astype(">f4"), t))
+    assert dispatch.takes_softmax_cross_entropy(inputs(np.asfortranarray(z), t))
+    assert dispatch.takes_softmax_cross_entropy(inputs(z.astype(">f4"), t))
 
 
 OPTIONS = [
@@ -89,7 +89,7 @@ def test_fused_equals_generic(
 def test_large_input_takes_the_parallel_kernel_with_the_same_numbers() -> None:
     rng = np.random.default_rng(0)
     z = rng.normal(size=(300, 1000)).astype(np.float32)
-    assert z.size >= _kernels.PARALLEL_MIN_ELEMENTS
+    assert z.size >= dispatch.PARALLEL_MIN_ELEMENTS
     t = rng.integers(0, 1000, 300)
     value, grad = lk.softmax_cross_entropy.value_and_grad(z, t, reduction="none")
     ref_value, ref_grad = generic(z.astype(np.float64), t, reduction="none")
@@ -130,7 +130,7 @@ def test_fused_handles_infinities_and_nan_like_generic(dtype: type) -> None:
         dtype=dtype,
     )
     t = np.array([2, 0, 1, 2, 0, 2])
-    assert _kernels.takes_small_softmax_cross_entropy(inputs(z, t))
+    assert dispatch.takes_small_softmax_cross_entropy(inputs(z, t))
     for reduction in ("mean", "sum"):  # the small kernel: its flat sweep must step aside
         for rows in (slice(None), slice(4, 6), slice(2, 3)):
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -203,18 +203,18 @@ def test_every_target_ignored_is_zero_on_the_fast_path() -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_polynomial_exp_is_accurate(dtype: type) -> None:
-    from losskit.kernels import _numba as _numba_kernels
+    from losskit.kernels import _numba
 
     x = np.concatenate([np.linspace(-80.0, 0.0, 100_001), -np.logspace(-12, 0, 1000)])
     x = x.astype(dtype)
     out = np.empty_like(x)
-    _numba_kernels.exp_array(x, out)
+    _numba.exp_array(x, out)
     exact = np.exp(x.astype(np.float64))
     rel = np.abs(out - exact) / exact
     assert rel.max() < (3e-7 if dtype == np.float32 else 5e-15)
     special = np.array([-1000.0, -np.inf, np.nan, -86.5, -708.5], dtype=dtype)
     out = np.empty_like(special)
-    _numba_kernels.exp_array(special, out)
+    _numba.exp_array(special, out)
     with np.errstate(under="ignore"):
         expected = np.exp(special.astype(np.float64))
     assert out[0] == out[1] == 0

@@ -20,8 +20,8 @@ import pytest
 from backends import configure, installed, to_backend, to_numpy
 
 import losskit as lk
-from losskit._validate import binary_inputs, class_inputs
-from losskit.kernels import dispatch as _kernels
+from losskit._validate import NO_DELTA, binary_inputs, class_inputs
+from losskit.kernels import dispatch
 
 LOSSES: dict[str, Any] = {
     "mean_squared_error": lk.mean_squared_error,
@@ -50,10 +50,10 @@ def numpy_path(name: str, y: Any, t: Any, **kw: Any) -> str:
             pos_weight=kw.get("pos_weight"),
             weight=kw.get("weight"),
             sample_weight=kw.get("sample_weight"),
-            delta=kw.get("delta", 1e-7) if bce else None,
+            delta=kw.get("delta", 1e-7) if bce else NO_DELTA,
             probabilities=bce,
         )
-        return "fused" if bce and _kernels.takes_binary_loss(binp) else "generic"
+        return "fused" if bce and dispatch.takes_binary_loss(binp) else "generic"
     sce = name == "softmax_cross_entropy"
     cee = name == "cross_entropy_error"
     inp = class_inputs(
@@ -67,14 +67,14 @@ def numpy_path(name: str, y: Any, t: Any, **kw: Any) -> str:
         sample_weight=kw.get("sample_weight"),
         ignore_index=kw.get("ignore_index"),
         label_smoothing=kw.get("label_smoothing", 0.0),
-        delta=kw.get("delta", 1e-7) if cee else None,
+        delta=kw.get("delta", 1e-7) if cee else NO_DELTA,
         probabilities=cee,
     )
     if sce:
-        if _kernels.takes_small_softmax_cross_entropy(inp):
+        if dispatch.takes_small_softmax_cross_entropy(inp):
             return "small"
-        return "fused" if _kernels.takes_softmax_cross_entropy(inp) else "generic"
-    return "fused" if _kernels.takes_class_loss(inp) else "generic"
+        return "fused" if dispatch.takes_softmax_cross_entropy(inp) else "generic"
+    return "fused" if dispatch.takes_class_loss(inp) else "generic"
 
 
 def realize(call: Callable[[], Any]) -> Any:

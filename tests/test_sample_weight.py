@@ -1009,8 +1009,8 @@ BAD_SHAPES = [
         (4, 3, 1),
         (4, 3),
     ),
-    # binary: broadcast to p's shape as NumPy does (right-aligned), so (N,) does not fit (N, D)
-    (lk.binary_cross_entropy, binary_p(_R, (4, 3)), np.ones((4, 3), np.int64), (4,), (4, 3)),
+    # lined up with the leading axes (Keras's meaning): (D,) does not fit p of shape (N, D)
+    (lk.binary_cross_entropy, binary_p(_R, (4, 3)), np.ones((4, 3), np.int64), (3,), (4, 3)),
     (
         lk.sigmoid_binary_cross_entropy,
         _R.normal(size=(4, 3)),
@@ -1042,3 +1042,40 @@ def test_sample_weight_shape_mismatch_names_both_shapes(
     # The other shape: the samples' shape, or the prediction's it is derived from.
     rest = message.replace(str(sw_shape), "")
     assert str(sample_shape) in rest or str(pred.shape) in rest, message
+
+
+@pytest.mark.parametrize("loss_name", ["softmax_cross_entropy", "binary_cross_entropy"])
+def test_a_weight_per_sequence_weighs_all_its_steps(backend: str, loss_name: str) -> None:
+    """sample_weight of shape (N,) against samples of shape (N, T): Keras's and
+    scikit-learn's meaning, one weight per leading sample, broadcast over the rest
+    (NumPy's trailing rule would have weighed time steps instead, silently when N == T)."""
+    rng = np.random.default_rng(7)
+    sw = np.array([1.0, 0.0, 2.5])
+    if loss_name == "softmax_cross_entropy":
+        loss: lk.Loss[Any] = lk.softmax_cross_entropy
+        pred, t = rng.normal(size=(3, 3, 4)), rng.integers(0, 4, (3, 3))
+    else:
+        loss = lk.binary_cross_entropy
+        pred, t = rng.uniform(0.05, 0.95, (3, 3)), rng.integers(0, 2, (3, 3))
+    for reduction in ("sum", "mean", "none"):
+        got = to_numpy(
+            loss(
+                to_backend(backend, pred),
+                to_backend(backend, t),
+                sample_weight=to_backend(backend, sw),
+                reduction=reduction,
+            )
+        )
+        expected = to_numpy(
+            loss(
+                to_backend(backend, pred),
+                to_backend(backend, t),
+                sample_weight=to_backend(backend, sw[:, None]),
+                reduction=reduction,
+            )
+        )
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    per_step = loss(pred, t, reduction="none")
+    np.testing.assert_allclose(
+        loss(pred, t, sample_weight=sw, reduction="sum"), (per_step * sw[:, None]).sum()
+    )

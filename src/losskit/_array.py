@@ -7,7 +7,6 @@ backend-specific (JAX tracers, Dask laziness) is decided here.
 from __future__ import annotations
 
 import importlib
-import math
 import sys
 from types import ModuleType
 from typing import Any
@@ -73,14 +72,6 @@ def is_dask(x: Array) -> bool:
     return bool(array_api_compat.is_dask_array(x))
 
 
-def is_floating(x: Array, xp: Namespace) -> bool:
-    return bool(xp.isdtype(x.dtype, "real floating"))
-
-
-def is_integer(x: Array, xp: Namespace) -> bool:
-    return bool(xp.isdtype(x.dtype, "integral"))
-
-
 def scalar(value: float, like: Array, xp: Namespace) -> Array:
     """A 0-d array of `like`'s dtype and device (Python scalars in `where` are not portable)."""
     return xp.asarray(value, dtype=like.dtype, device=device_of(like))
@@ -89,11 +80,3 @@ def scalar(value: float, like: Array, xp: Namespace) -> Array:
 def class_last(y: Array, axis: int, xp: Namespace) -> Array:
     """y with its class axis moved last (a view on NumPy), the layout the core computes in."""
     return y if axis == len(y.shape) - 1 else xp.moveaxis(y, axis, -1)
-
-
-def num_samples_of(y: Array, class_axis: int | None) -> int:
-    """N: the product of every axis but the class axis (all axes for binary losses)."""
-    shape = tuple(y.shape)
-    if class_axis is None:
-        return math.prod(shape)
-    return math.prod(shape[:class_axis] + shape[class_axis + 1 :])

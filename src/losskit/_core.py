@@ -18,7 +18,7 @@ from collections.abc import Callable
 from losskit._array import Array, Namespace, class_last, scalar
 from losskit._inputs import BinaryInputs, ClassInputs
 from losskit._loss import LossTerms
-from losskit.primitives import _log_softmax, _one_hot_mask, _sigmoid, _softplus
+from losskit._numerics import _log_softmax, _one_hot_mask, _sigmoid, _softplus
 
 
 def _nan_rows(invalid: Array | None, rows: Array, xp: Namespace) -> Array:
@@ -98,7 +98,7 @@ def _terms(
         inp.num_samples,
         per_sample,
         grad,
-        sample_weight=count_weight,
+        count_weight=count_weight,
         invalid=inp.invalid,
         class_axis=inp.axis,
     )

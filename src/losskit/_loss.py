@@ -2,8 +2,11 @@
 
 A loss is written once as a function returning `LossTerms` (its per-sample
 values and a thunk for the elementwise gradient of their sum); this module
-turns that into the value, `.grad` and `.value_and_grad`, so the reduction
-rule below is implemented in exactly one place.
+turns that into the value, `.grad` and `.value_and_grad`. The reduction rule is
+applied here: by `LossTerms` for the Array API core, and by `kernel_terms` for the
+fused kernels, which fold the 1/denominator into their gradient write (what the
+denominator is, PyTorch's rule for labels, is computed by the core from its
+coefficients and by `kernels.dispatch.label_mean_denominator` for the kernels).
 
 The reduction rule itself is documented in `losskit.reductions`.
 """
@@ -33,7 +36,7 @@ class LossTerms:
     final:          alternative to all of the above for fast paths: final(with_grad)
                     returns the reduced value and the final gradient (or None) from one
                     pass over the data; the reduction is then the fast path's business.
-    sample_weight:  per-sample weight whose sum is the "mean" denominator; None means N.
+    count_weight:   per-sample weight whose sum is the "mean" denominator; None means N.
                     (Not the user's sample_weight: that is already in per_sample.)
     invalid:        per-sample mask that must come out NaN (only under JAX tracing).
     class_axis:     where the class axis goes back to in the gradient; None for binary losses.
@@ -45,7 +48,7 @@ class LossTerms:
     per_sample: Array | None = None
     gradient: Callable[[], Array] | None = None
     final: Callable[[bool], tuple[Array, Array | None]] | None = None
-    sample_weight: Array | None = None
+    count_weight: Array | None = None
     invalid: Array | None = None
     class_axis: int | None = None
     kernel_count: float | None = None  # count() of a fast path that computed it already
@@ -66,13 +69,13 @@ class LossTerms:
         """What "mean" divides by, before the all-ignored rule: N, or Σ of sample weights."""
         if self.kernel_count is not None:
             return self.kernel_count
-        if self.sample_weight is None:
+        if self.count_weight is None:
             return float(self.num_samples)
         if acc is None:
-            acc = self._accumulator(self.sample_weight)
+            acc = self._accumulator(self.count_weight)
         if acc is None:
-            return self.xp.sum(self.sample_weight)
-        return self.xp.sum(self.sample_weight, dtype=acc)
+            return self.xp.sum(self.count_weight)
+        return self.xp.sum(self.count_weight, dtype=acc)
 
     def _denominator(self, acc: object | None) -> Array | float:
         count = self.count(acc)

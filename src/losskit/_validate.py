@@ -6,15 +6,16 @@ input, so every path (small kernel, fused kernel, Array API core) accepts exactl
 the same inputs and words its errors the same way on every backend.
 
 Value checks (labels in range, probabilities in [0, 1]) are eager where values can
-be read: on NumPy through one fused scan each (no temporaries), elsewhere through
-the namespace. Dask runs them per chunk at compute time; under JAX tracing they
-cannot raise, so the offending samples come out as NaN instead (never a silently
-finite number).
+be read: on NumPy through one numba scan each (no temporaries; float16 and labels
+other than int64 through NumPy), elsewhere through the namespace. Dask runs them
+per chunk at compute time; under JAX tracing they cannot raise, so the offending
+samples come out as NaN instead (never a silently finite number).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Literal, get_args
 
 import array_api_compat
@@ -71,17 +72,41 @@ def _is_bool(x: Array, xp: Namespace) -> bool:
 
 _PYTHON_TARGETS = (list, tuple, int, float)
 
+# What class_inputs gets for a loss without δ (a user's delta=None must not mean δ = 0).
+NO_DELTA: Any = object()
+
+
+def _array_or_none(a: object) -> object:
+    """What the namespace is read from: arrays, not Python targets or numbers."""
+    return None if isinstance(a, _PYTHON_TARGETS) else a
+
 
 def _as_target(t: object, like: Array, xp: Namespace) -> Array:
     """A Python list, tuple or number target (the book's ``t = [0, 0, 1, ...]``, a label
     ``2``) as an array of the prediction's namespace and device; arrays pass unchanged.
     Predictions stay arrays: they tell which library to compute in."""
     if isinstance(t, _PYTHON_TARGETS):
-        try:
-            return xp.asarray(t, device=device_of(like))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"t: a list target must be rectangular and numeric ({exc})") from None
+        # Through NumPy: float64 for floats on every backend (torch and JAX would make float32
+        # of a Python float), and the same error for a ragged or non-numeric list everywhere.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                values = np.asarray(t)
+            except (TypeError, ValueError, OverflowError):
+                values = np.asarray(t, dtype=object)
+        if values.dtype.kind not in "biuf":
+            raise TypeError(
+                f"t: a Python list target must be rectangular and hold numbers, got {t!r:.80}"
+            )
+        return values if xp is _NUMPY else xp.asarray(values, device=device_of(like))
+    if t is None:
+        raise TypeError("t must be an array of targets (labels or a distribution), got None")
     return t
+
+
+def _plain(a: Any) -> Any:
+    """A memory map as the plain ndarray it is (a view: no copy), so it takes the kernels."""
+    return a.view(np.ndarray) if type(a) is np.memmap else a
 
 
 def namespace(*arrays: object, xp: Namespace | None) -> Namespace:
@@ -109,13 +134,18 @@ def require_reduction(reduction: object) -> None:
         raise ValueError(f"reduction must be one of {allowed}, got {reduction!r}")
 
 
-def require_fraction(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:  # written so that NaN fails too
+def _is_real_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def require_fraction(name: str, value: object) -> None:
+    # `not a <= v <= b` is written so that NaN fails too.
+    if not _is_real_number(value) or not 0.0 <= value <= 1.0:  # type: ignore[operator]
         raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
 
 
-def require_delta(delta: float) -> None:
-    if not delta >= 0.0:  # written so that NaN fails too
+def require_delta(delta: object) -> None:
+    if not _is_real_number(delta) or not delta >= 0.0:  # type: ignore[operator]
         raise ValueError(f"delta must be >= 0 (the book uses 1e-7), got {delta!r}")
 
 
@@ -125,6 +155,8 @@ def normalize_axis(axis: int, y: Array) -> int:
         raise ValueError(
             f"the prediction needs a class axis, got a 0-d array (shape {shape_of(y)})"
         )
+    if isinstance(axis, np.integer):
+        axis = int(axis)
     if isinstance(axis, bool) or not isinstance(axis, int) or not -ndim <= axis < ndim:
         raise ValueError(
             f"axis must be an int in [{-ndim}, {ndim - 1}] for a prediction of shape "
@@ -157,8 +189,26 @@ def _require_weight_dtype(name: str, w: Array, xp: Namespace) -> None:
         raise TypeError(f"{name} must have a real dtype (float or int), got dtype {dtype_name(w)}")
 
 
+def _require_nonnegative(name: str, w: Array, xp: Namespace) -> None:
+    """Weights are >= 0: with a negative one, a zero sum no longer means "nothing counted",
+    and "mean" would silently divide by nothing. Checked where values can be read (weights
+    are small next to the predictions); Dask and traced JAX weights are taken as given."""
+    if is_dask(w):
+        return
+    bad = w < 0
+    # (Asked of the result, not of w: under jax.jit even a constant's comparison is traced.)
+    if not values_are_readable(bad):
+        return
+    if bool(xp.any(bad)):
+        first = _first_true(bad, xp)
+        value = float(xp.reshape(w, (-1,))[first])
+        raise ValueError(
+            f"{name} must be >= 0, got {value!r}{_where(_unravel(first, shape_of(w)))}"
+        )
+
+
 def _broadcast_weight(name: str, w: Array, target_shape: tuple[int, ...], xp: Namespace) -> Array:
-    """w checked to broadcast to target_shape (as NumPy broadcasts: trailing axes)."""
+    """w checked to broadcast to target_shape (as NumPy broadcasts: trailing axes) and >= 0."""
     _require_weight_dtype(name, w, xp)
     ws = shape_of(w)
     fits = len(ws) <= len(target_shape) and all(
@@ -166,6 +216,28 @@ def _broadcast_weight(name: str, w: Array, target_shape: tuple[int, ...], xp: Na
     )
     if not fits:
         raise ValueError(f"{name} of shape {ws} does not broadcast to shape {target_shape}")
+    _require_nonnegative(name, w, xp)
+    return w
+
+
+def _sample_weight(w: object, sample_shape: tuple[int, ...], xp: Namespace, like: Array) -> Array:
+    """One weight per sample, lined up with the LEADING sample axes (Keras's and
+    scikit-learn's meaning: a weight of shape (N,) weighs whole sequences of an (N, T)
+    batch) and broadcast over the rest; a Python number weighs every sample alike."""
+    if _is_real_number(w):
+        w = xp.asarray(float(w), device=device_of(like))  # type: ignore[arg-type]
+    ws = shape_of(w)
+    if len(ws) > len(sample_shape) or any(
+        a != 1 and a != b for a, b in zip(ws, sample_shape, strict=False)
+    ):
+        raise ValueError(
+            f"sample_weight of shape {ws} does not fit the samples, of shape {sample_shape}: "
+            "expected one weight per sample, lined up with the leading axes"
+        )
+    if len(ws) < len(sample_shape):
+        w = xp.reshape(w, ws + (1,) * (len(sample_shape) - len(ws)))
+    _require_weight_dtype("sample_weight", w, xp)
+    _require_nonnegative("sample_weight", w, xp)
     return w
 
 
@@ -217,9 +289,14 @@ def _unit_error(what: str, value: float, index: tuple[int, ...], hint: str) -> V
 _Y_HINT = "; for unnormalised scores use softmax_cross_entropy or sigmoid_binary_cross_entropy"
 
 
-def _bad_labels(t: Any, num_classes: int, ignore_index: int | None, unsigned: bool) -> Any:
-    # Compared in the labels' own dtype: no cast can wrap 2**64 - 1 into -1 first.
-    bad = t >= num_classes if unsigned else (t < 0) | (t >= num_classes)
+def _bad_labels(
+    t: Any, num_classes: int, ignore_index: int | None, unsigned: bool, largest: int
+) -> Any:
+    """Compared in the labels' own dtype: no cast can wrap 2**64 - 1 into -1 first. Where C
+    exceeds the dtype's largest value (uint8 labels, 300 classes) no label is too large, and
+    C itself must not be compared: it does not fit the dtype (torch and JAX would wrap it)."""
+    too_big = t >= num_classes if num_classes <= largest else t != t
+    bad = too_big if unsigned else (t < 0) | too_big
     if ignore_index is not None:
         bad = bad & (t != ignore_index)
     return bad
@@ -244,7 +321,8 @@ def _check_label_block(
     ignore_index: int | None,
     block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray[Any, Any]:
-    bad = _bad_labels(block, num_classes, ignore_index, block.dtype.kind == "u")
+    largest = int(np.iinfo(block.dtype).max)
+    bad = _bad_labels(block, num_classes, ignore_index, block.dtype.kind == "u", largest)
     if np.any(bad):
         label = int(block.reshape(-1)[np.argmax(bad.reshape(-1))])
         raise _label_error(label, _first_bad(bad, block_info), num_classes, ignore_index)
@@ -272,7 +350,7 @@ def _first_true(mask: Array, xp: Namespace) -> int:
 def _numpy_first_bad_label(t: np.ndarray[Any, Any], num_classes: int, ii: int | None) -> int:
     if t.dtype is _INT64 or t.dtype == _INT64:  # the common case: one scan, no temporaries
         return kernels.first_bad_label(t, num_classes, ii)
-    bad = _bad_labels(t, num_classes, ii, t.dtype.kind == "u")
+    bad = _bad_labels(t, num_classes, ii, t.dtype.kind == "u", int(np.iinfo(t.dtype).max))
     return int(np.argmax(bad.reshape(-1))) if bad.any() else -1
 
 
@@ -295,14 +373,20 @@ def check_labels(
     if is_dask(t):
         return t.map_blocks(_check_label_block, num_classes, ignore_index, dtype=t.dtype), None
     unsigned = bool(xp.isdtype(t.dtype, "unsigned integer"))
+    largest = int(xp.iinfo(t.dtype).max)
     try:
-        bad = _bad_labels(t, num_classes, ignore_index, unsigned)
-    except NotImplementedError as exc:  # torch has no comparisons of uint64 (2.13)
-        raise TypeError(
-            f"labels of dtype {dtype_name(t)} cannot be checked on this array library "
-            f"({exc}); cast them to int64"
-        ) from None
-    if not values_are_readable(t):
+        bad = _bad_labels(t, num_classes, ignore_index, unsigned, largest)
+    except NotImplementedError as exc:
+        # torch (2.13) cannot compare uint16/32/64 tensors. Up to uint32 a cast to int64 is
+        # exact; uint64 has no exact wider type there.
+        if largest > 2**32:
+            raise TypeError(
+                f"labels of dtype {dtype_name(t)} cannot be checked on this array library "
+                f"({exc}); cast them to int64"
+            ) from None
+        t = xp.astype(t, xp.int64)
+        bad = _bad_labels(t, num_classes, ignore_index, False, 2**63 - 1)
+    if not values_are_readable(bad):  # traced (jax.jit): asked of the result, see above
         return t, bad
     if bool(xp.any(bad)):
         first = _first_true(bad, xp)
@@ -318,6 +402,9 @@ def check_unit_interval(
     whether x may hold NaN (False only where the NumPy scan saw none: the probability
     kernels then skip their own search for it)."""
     if type(x) is np.ndarray:
+        # Laid out once for the scan (C order, native endianness): the kernels then read
+        # this same array, never a second copy.
+        x = kernels.native(x)
         first, has_nan = kernels.first_outside_unit_interval(x)
         if first >= 0:
             raise _unit_error(what, float(x.reshape(-1)[first]), _unravel(first, x.shape), hint)
@@ -325,7 +412,7 @@ def check_unit_interval(
     if is_dask(x):
         return x.map_blocks(_unit_block_checker(what, hint), dtype=x.dtype), None, True
     bad = (x < 0) | (x > 1)
-    if not values_are_readable(x):
+    if not values_are_readable(bad):
         return x, bad, True
     if bool(xp.any(bad)):
         first = _first_true(bad, xp)
@@ -369,6 +456,18 @@ def target_error(t: Array, y: Array, axis: int, xp: Namespace) -> Exception:
     )
 
 
+def read_target(t: Array, y: Array, axis: int, xp: Namespace) -> tuple[Array, Array]:
+    """(labels, None) or (None, distribution), decided by t's shape, never guessed: the
+    prediction's shape is a distribution (any real dtype); that shape without `axis` and an
+    integer dtype is labels; anything else names both readings."""
+    ts, ys = shape_of(t), shape_of(y)
+    if ts == ys:
+        return None, t
+    if ts == ys[:axis] + ys[axis + 1 :] and is_integer(t, xp):
+        return t, None
+    raise target_error(t, y, axis, xp)
+
+
 def class_inputs(
     name: str,
     y: Array,
@@ -381,38 +480,36 @@ def class_inputs(
     sample_weight: Array | None = None,
     ignore_index: object = None,
     label_smoothing: float = 0.0,
-    delta: float | None = None,
+    delta: object = NO_DELTA,
     probabilities: bool = False,
 ) -> ClassInputs:
     """Check and normalise the inputs of a class loss (`probabilities`: y and a
     distribution target must lie in [0, 1], as for cross_entropy_error)."""
-    ns = namespace(y, None if isinstance(t, _PYTHON_TARGETS) else t, weight, sample_weight, xp=xp)
+    y, t, weight, sample_weight = _plain(y), _plain(t), _plain(weight), _plain(sample_weight)
+    ns = namespace(y, _array_or_none(t), weight, _array_or_none(sample_weight), xp=xp)
     require_floating(name, y, ns)
     t = _as_target(t, y, ns)
     require_reduction(reduction)
     require_fraction("label_smoothing", label_smoothing)
-    if delta is not None:
+    if delta is not NO_DELTA:
         require_delta(delta)
     axis = normalize_axis(axis, y)
     _require_real("t", t, ns)
     ys = shape_of(y)
     sample_shape = ys[:axis] + ys[axis + 1 :]
     num_samples = math.prod(sample_shape)
-    inputs = ClassInputs(ns, y, axis, reduction, num_samples, label_smoothing=label_smoothing)
-    inputs.delta = 0.0 if delta is None else float(delta)
-    ts = shape_of(t)
-    if ts == ys:
-        if ignore_index is not None:
-            raise ValueError(
-                "ignore_index applies to integer label targets only, got a target "
-                f"distribution t of y's shape {ys} (dtype {dtype_name(t)})"
-            )
-        inputs.target = t
-    elif ts == sample_shape and is_integer(t, ns):
+    inputs = ClassInputs(
+        ns, y, axis, reduction, num_samples, label_smoothing=float(label_smoothing)
+    )
+    inputs.delta = 0.0 if delta is NO_DELTA else float(delta)  # type: ignore[arg-type]
+    inputs.labels, inputs.target = read_target(t, y, axis, ns)
+    if inputs.target is not None and ignore_index is not None:
+        raise ValueError(
+            "ignore_index applies to integer label targets only, got a target "
+            f"distribution t of y's shape {ys} (dtype {dtype_name(t)})"
+        )
+    if inputs.labels is not None:
         inputs.ignore_index = _ignore_index(ignore_index, t, ns)
-        inputs.labels = t
-    else:
-        raise target_error(t, y, axis, ns)
     if weight is not None:
         require_floating("weight", weight, ns)
         if shape_of(weight) != (ys[axis],):
@@ -420,9 +517,10 @@ def class_inputs(
                 f"weight of shape {shape_of(weight)} does not fit predictions y of shape "
                 f"{ys}: expected one weight per class, shape ({ys[axis]},)"
             )
+        _require_nonnegative("weight", weight, ns)
         inputs.weight = weight
     if sample_weight is not None:
-        inputs.sample_weight = _broadcast_weight("sample_weight", sample_weight, sample_shape, ns)
+        inputs.sample_weight = _sample_weight(sample_weight, sample_shape, ns, y)
     require_nonempty_for_mean(reduction, num_samples, y)
 
     # Value checks last: they read the data, the checks above only shapes and types.
@@ -457,17 +555,17 @@ def binary_inputs(
     pos_weight: Array | None = None,
     weight: Array | None = None,
     sample_weight: Array | None = None,
-    delta: float | None = None,
+    delta: object = NO_DELTA,
     probabilities: bool = False,
 ) -> BinaryInputs:
     """Check and normalise the inputs of a binary loss (`probabilities`: p and t in [0, 1])."""
-    ns = namespace(
-        p, None if isinstance(t, _PYTHON_TARGETS) else t, pos_weight, weight, sample_weight, xp=xp
-    )
+    p, t, pos_weight, weight = _plain(p), _plain(t), _plain(pos_weight), _plain(weight)
+    sample_weight = _plain(sample_weight)
+    ns = namespace(p, _array_or_none(t), pos_weight, weight, _array_or_none(sample_weight), xp=xp)
     require_floating(name, p, ns)
     t = _as_target(t, p, ns)
     require_reduction(reduction)
-    if delta is not None:
+    if delta is not NO_DELTA:
         require_delta(delta)
     _require_real("t", t, ns)
     ps = shape_of(p)
@@ -478,14 +576,14 @@ def binary_inputs(
         )
     num_samples = math.prod(ps)
     inputs = BinaryInputs(ns, p, t, reduction, num_samples)
-    inputs.delta = 0.0 if delta is None else float(delta)
+    inputs.delta = 0.0 if delta is NO_DELTA else float(delta)  # type: ignore[arg-type]
     if pos_weight is not None:
         require_floating("pos_weight", pos_weight, ns)
         inputs.pos_weight = _broadcast_weight("pos_weight", pos_weight, ps, ns)
     if weight is not None:
         inputs.weight = _broadcast_weight("weight", weight, ps, ns)
     if sample_weight is not None:
-        inputs.sample_weight = _broadcast_weight("sample_weight", sample_weight, ps, ns)
+        inputs.sample_weight = _sample_weight(sample_weight, ps, ns, p)
     require_nonempty_for_mean(reduction, num_samples, p)
 
     invalid = None

@@ -140,15 +140,15 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 def measure_bandwidth(seconds: float = 1.0) -> float:
     """Bytes per second read by both cores from a 512 MB array (not in any cache)."""
-    from losskit.kernels import _numba as _numba_kernels
+    from losskit.kernels import _numba
 
     x = np.ones((1 << 14, 1 << 13), dtype=np.float32)  # 512 MiB
-    _numba_kernels.read_all(x[:2])
+    _numba.read_all(x[:2])
     times: list[float] = []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end or len(times) < 5:
         start = time.perf_counter()
-        _numba_kernels.read_all(x)
+        _numba.read_all(x)
         times.append(time.perf_counter() - start)
     return x.nbytes / statistics.median(times)
 
@@ -160,8 +160,8 @@ import numpy as np
 import losskit
 imported = time.perf_counter()
 import numba
-from losskit.kernels import dispatch as _kernels
-_kernels.numba_kernels()
+from losskit.kernels import dispatch
+dispatch.numba_kernels()
 numba_loaded = time.perf_counter()
 z = np.random.default_rng(0).standard_normal((100, 10)).astype(np.float32)
 t = np.arange(100) % 10

@@ -40,10 +40,12 @@ Reductions
 
 Sample weights
 --------------
-Every loss takes ``sample_weight=``: one weight per sample, broadcast (NumPy's rule,
-trailing axes first) to the sample shape (the prediction's shape without the class
-axis; for binary losses, the prediction's shape). Each sample's loss and gradient are
-multiplied by its weight. ``"mean"`` then divides
+Every loss takes ``sample_weight=``: one weight per sample, lined up with the leading
+sample axes and broadcast over the rest (Keras's and scikit-learn's meaning: a weight
+of shape (N,) weighs whole sequences of an (N, T) batch; (N, T) weighs each step). The
+sample shape is the prediction's shape without the class axis; for binary losses, the
+prediction's shape. A Python number weighs every sample alike. Weights must be >= 0.
+Each sample's loss and gradient are multiplied by its weight. ``"mean"`` then divides
 
 - for label targets, by the summed weights of the counted samples: Σ sample_weight ·
   weight[label] over samples not ignored (``sklearn.metrics.log_loss(...,

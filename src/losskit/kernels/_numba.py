@@ -293,12 +293,8 @@ def _sce_row(
 
 
 @numba.njit(**_OPTS)
-def _sce_coefficients(
-    t: int, ignore_index: int, has_ignore: bool, eps: float, num_classes: int, w: Arr
-) -> tuple[float, float]:
-    """(coef_t, smooth) of one sample; label validity is checked before."""
-    if has_ignore and t == ignore_index:
-        return 0.0, 0.0
+def _sce_coefficients(t: int, eps: float, num_classes: int, w: Arr) -> tuple[float, float]:
+    """(coef_t, smooth) of a counted sample (ignored ones never get here); labels valid."""
     wt = w[t] if w.shape[0] else 1.0
     return (1.0 - eps) * wt, eps / num_classes
 
@@ -334,7 +330,7 @@ def _sce_sample(
             for k in range(z.shape[1]):
                 grad[i, k] = 0.0
     else:
-        coef_t, smooth = _sce_coefficients(t, ignore_index, has_ignore, eps, z.shape[1], w)
+        coef_t, smooth = _sce_coefficients(t, eps, z.shape[1], w)
         out[i] = _sce_row(z, i, t, coef_t, smooth, w, sum_w, grad, with_grad, gs)
 
 

@@ -41,16 +41,17 @@ _loaded: ModuleType | None = None
 def numba_kernels() -> ModuleType:
     global _loaded
     if _loaded is None:
-        from losskit.kernels import _numba as _numba_kernels
+        from losskit.kernels import _numba
 
-        _loaded = _numba_kernels
+        _loaded = _numba
     return _loaded
 
 
-def _native(a: Any, dtype: Any = None) -> Arr:
-    """a as a C-contiguous native-endian array (itself when it already is one)."""
+def native(a: Any, dtype: Any = None) -> Arr:
+    """a as a C-contiguous native-endian array of `dtype` (a itself when it already is one;
+    a 0-d array stays 0-d, unlike with np.ascontiguousarray)."""
     target = (a.dtype if dtype is None else np.dtype(dtype)).newbyteorder("=")
-    return np.ascontiguousarray(a, dtype=target)
+    return np.asarray(a).astype(target, order="C", copy=False)
 
 
 def _kernel_float(a: Any) -> bool:
@@ -60,7 +61,7 @@ def _kernel_float(a: Any) -> bool:
 def _plain_labels(labels: Any) -> Arr:
     """int64 labels for a kernel. Validated in their own dtype first, so the cast cannot
     wrap a bad label into range; an ignore_index of uint64 labels wraps the same way."""
-    return _native(labels, np.int64).reshape(-1)
+    return native(labels, np.int64).reshape(-1)
 
 
 def _ignore_value(inp: ClassInputs) -> int:
@@ -71,7 +72,7 @@ def _ignore_value(inp: ClassInputs) -> int:
 
 def first_bad_label(labels: Arr, num_classes: int, ignore_index: int | None) -> int:
     """Flat index of the first label outside [0, C) (and != ignore_index), or -1."""
-    flat = labels if labels.ndim == 1 and labels.flags.c_contiguous else _native(labels).ravel()
+    flat = labels if labels.ndim == 1 and labels.flags.c_contiguous else native(labels).ravel()
     return int(
         numba_kernels().first_bad_label(
             flat, num_classes, 0 if ignore_index is None else ignore_index, ignore_index is not None
@@ -80,11 +81,12 @@ def first_bad_label(labels: Arr, num_classes: int, ignore_index: int | None) -> 
 
 
 def first_outside_unit_interval(x: Arr) -> tuple[int, bool]:
-    """(flat index of the first element outside [0, 1] or -1, whether any is NaN): one pass."""
-    if x.dtype.kind == "f" and x.dtype.itemsize < 4:  # numba has no float16
+    """(flat index of the first element outside [0, 1] or -1, whether any is NaN): one pass
+    over `x`, which must be C-contiguous and native-endian (validation made it so)."""
+    if x.dtype.kind == "f" and x.dtype.itemsize not in (4, 8):  # numba: no float16/float128
         bad = ((x < 0) | (x > 1)).reshape(-1)
         return (int(np.argmax(bad)) if bad.any() else -1), True
-    found = int(numba_kernels().first_outside_unit_interval(_native(x).reshape(-1)))
+    found = int(numba_kernels().first_outside_unit_interval(x.reshape(-1)))
     return (-1, True) if found == -2 else (found, False)
 
 
@@ -115,6 +117,7 @@ def takes_small_softmax_cross_entropy(inp: ClassInputs) -> bool:
         and inp.ignore_index is None
         and inp.label_smoothing == 0.0
         and inp.reduction != "none"
+        and inp.axis == 1
         and type(y) is np.ndarray
         and type(labels) is np.ndarray
         and y.ndim == 2
@@ -157,14 +160,14 @@ def takes_softmax_cross_entropy(inp: ClassInputs) -> bool:
 
 def softmax_cross_entropy(inp: ClassInputs) -> LossTerms:
     """Per-sample losses and the gradient of their reduction, from one kernel pass."""
-    logits = _native(inp.y)
+    logits = native(inp.y)
     num_classes = logits.shape[-1]
     z = logits.reshape(-1, num_classes)
     labels = _plain_labels(inp.labels)
-    w = np.empty(0, z.dtype) if inp.weight is None else _native(inp.weight, z.dtype)
+    w = np.empty(0, z.dtype) if inp.weight is None else native(inp.weight, z.dtype)
     ignore = _ignore_value(inp)
-    kernel = numba_kernels().sce_parallel if z.size >= PARALLEL_MIN_ELEMENTS else None
-    kernel = kernel or numba_kernels().sce_serial
+    k = numba_kernels()
+    kernel = k.sce_parallel if z.size >= PARALLEL_MIN_ELEMENTS else k.sce_serial
 
     def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
         out = np.empty(z.shape[0], dtype=z.dtype)
@@ -206,16 +209,16 @@ def takes_class_loss(inp: ClassInputs) -> bool:
 def class_loss(kind: str, inp: ClassInputs) -> LossTerms:
     """MSE ("mse") or cross_entropy_error ("cee"): one pass, no N×C temporaries."""
     k = numba_kernels()
-    y = _native(inp.y)
+    y = native(inp.y)
     num_classes = y.shape[-1]
     y2 = y.reshape(-1, num_classes)
     if inp.labels is not None:
         t2 = _plain_labels(inp.labels)
         denominator = label_mean_denominator(inp, t2)
     else:
-        t2 = _native(inp.target, y.dtype).reshape(-1, num_classes)
+        t2 = native(inp.target, y.dtype).reshape(-1, num_classes)
         denominator = float(inp.num_samples)
-    w = np.empty(0, y.dtype) if inp.weight is None else _native(inp.weight, y.dtype)
+    w = np.empty(0, y.dtype) if inp.weight is None else native(inp.weight, y.dtype)
 
     def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
         out = np.empty(y2.shape[0], dtype=y.dtype)
@@ -251,10 +254,10 @@ def takes_binary_loss(inp: BinaryInputs) -> bool:
 
 
 def binary_cross_entropy(inp: BinaryInputs) -> LossTerms:
-    p = _native(inp.p)
+    p = native(inp.p)
     flat_p = p.reshape(-1)
-    flat_t = _native(inp.t, p.dtype).reshape(-1)
-    pw = np.empty(0, p.dtype) if inp.pos_weight is None else _native(inp.pos_weight, p.dtype)
+    flat_t = native(inp.t, p.dtype).reshape(-1)
+    pw = np.empty(0, p.dtype) if inp.pos_weight is None else native(inp.pos_weight, p.dtype)
 
     def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
         out = np.empty_like(flat_p)
