@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from losskit.cli._common import Subparsers, numbers_or_npy, print_plain
 
@@ -20,10 +21,15 @@ def register(commands: Subparsers) -> None:
         "eval",
         help="score a prediction file against targets (.npy, .npz, .csv; any size)",
         description="Computes a loss of predictions in PRED against targets in TARGET: integer "
-        "labels, or floating distributions/probabilities of the same shape. .npy files are read "
-        "chunk by chunk (bigger than memory is fine); each chunk gives a (sum, count) pair, so "
-        "weighted and ignored means stay exact. --scheduler runs the chunks on a Dask cluster. "
-        "file.npz:KEY picks an array from an archive.",
+        "labels, or floating distributions/probabilities of the same shape. Every file is read "
+        "chunk by chunk (bigger than memory is fine: .npy, .npz members, .csv alike) and scored "
+        "in float64; each chunk gives a (sum, count) pair, so weighted and ignored means stay "
+        "exact and the value does not depend on --chunk-rows. For the class losses a row is a "
+        "sample of C classes (a 1-D file is refused: save shape (N, C)); for the binary losses "
+        "every element is a sample. --scheduler runs the chunks on a Dask cluster, whose "
+        "workers must see the files at the same absolute paths. file.npz:KEY picks an array "
+        "from an archive. A CSV's first row is a header only when none of its cells is a "
+        "number; a UTF-8 byte-order mark and CRLF line ends are fine.",
     )
     parser.add_argument("pred", help="predictions: logits or probabilities, one row per sample")
     parser.add_argument("target", help="targets: labels or distributions, one row per sample")
@@ -31,8 +37,10 @@ def register(commands: Subparsers) -> None:
     parser.add_argument("--reduction", choices=["mean", "sum"], default="mean")
     parser.add_argument("--ignore-index", type=int, help="label value to ignore")
     parser.add_argument("--label-smoothing", type=float, help="ε in [0, 1]")
-    parser.add_argument("--weight", help="class weights: 1,2,0.5 or a .npy file")
-    parser.add_argument("--pos-weight", help="positive-class weights (binary losses)")
+    parser.add_argument("--weight", help="class weights: 1,2,0.5 or a .npy/.npz/.csv file")
+    parser.add_argument(
+        "--pos-weight", help="positive-class weights (binary losses): numbers or a file"
+    )
     parser.add_argument("--delta", type=float, help="δ of the probability losses (1e-7)")
     parser.add_argument("--chunk-rows", type=int, help="rows per chunk (default: ~16 MB)")
     parser.add_argument(
@@ -60,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
         reduction=args.reduction,
         chunk_rows=args.chunk_rows,
         scheduler=args.scheduler,
-        weight=numbers_or_npy(args.weight),
-        pos_weight=numbers_or_npy(args.pos_weight),
+        weight=_numbers_or_file("--weight", args.weight),
+        pos_weight=_numbers_or_file("--pos-weight", args.pos_weight),
         ignore_index=args.ignore_index,
         label_smoothing=args.label_smoothing,
         delta=args.delta,
@@ -78,3 +86,14 @@ def run(args: argparse.Namespace) -> int:
     if result.output is not None:
         print_plain(f"each sample's loss: {result.output}")
     return 0
+
+
+def _numbers_or_file(option: str, text: str | None) -> Any:
+    """Comma-separated numbers, or a file's path: the scorer reads the file itself (as an
+    untrusted array file) and keeps --output from overwriting it."""
+    if text is not None and (text.lower().endswith((".npy", ".npz", ".csv")) or ".npz:" in text):
+        return text
+    try:
+        return numbers_or_npy(text)
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from None
