@@ -38,8 +38,9 @@ from losskit import (
     sigmoid_binary_cross_entropy,
     softmax_cross_entropy,
 )
-from losskit.scoring._arrays import ArrayFile, open_array
+from losskit.scoring._arrays import ArrayFile
 from losskit.scoring._csv import CsvRows
+from losskit.scoring._open import open_array
 from losskit.scoring._output import complete_or_nothing, naming
 from losskit.scoring._run import Part, parts
 
