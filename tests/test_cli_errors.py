@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import run_with_file_size_limit
 
 import losskit.chapter.tour
 from losskit.cli import exit_code_and_message, main
@@ -125,26 +126,10 @@ def test_every_kind_of_failure_has_its_exit_status(
     assert words in text
 
 
-def _tiny_file_size_limit() -> None:
-    import resource
-    import signal
-
-    # Every write past 1 KiB fails with EFBIG, as on a nearly full disk (ignoring SIGXFSZ
-    # turns the kill into an error the program sees).
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics are Linux's")
 def test_an_unwritable_out_fails_in_the_first_second_naming_the_folder(tmp_path: Path) -> None:
     out = tmp_path / "figures"
-    done = subprocess.run(
-        [sys.executable, "-m", "losskit", "tour", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=_tiny_file_size_limit,
-    )
+    done = run_with_file_size_limit(1024, "tour", "--out", str(out))
     assert done.returncode == 1, done.stderr
     line = one_line(done.stderr)
     assert str(out) in line and "cannot write" in line

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from limits import run_with_file_size_limit
 
 import losskit.chapter.training as training
 from losskit.batching import iterate_epoch, sample_batch
@@ -509,16 +510,6 @@ def test_a_read_only_output_folder_is_refused_before_training(
         tmp_path.chmod(0o700)
 
 
-def _limit_file_size(limit: int) -> Callable[[], None]:
-    def limit_it() -> None:
-        import resource
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return limit_it
-
-
 @pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
 @pytest.mark.parametrize(
     ("limit", "message"),
@@ -531,13 +522,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, limit: int, mes
     """A file-size limit fails writes the way a full disk does (EFBIG for ENOSPC): at the
     probe, before training, or at the first checkpoint, with no temporary file left."""
     out = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "losskit", *TINY_ARGS[:5], "--hidden", "50", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=_limit_file_size(limit),  # no threads in the child yet
-    )
+    result = run_with_file_size_limit(limit, *TINY_ARGS[:5], "--hidden", "50", "--out", str(out))
     assert result.returncode == 1, result.stderr
     assert result.stderr == f"losskit: error: {message.format(out=out)}\n"
     assert sorted(p.name for p in out.iterdir()) == []
