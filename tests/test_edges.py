@@ -141,3 +141,37 @@ def test_torch_narrow_unsigned_labels_are_widened_uint64_is_a_clear_error() -> N
 def test_accuracy_checks_its_labels() -> None:
     with pytest.raises(ValueError, match="label 5 at index 1 is out of range for 3 classes"):
         lk.accuracy(np.zeros((2, 3)), np.array([1, 5]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_the_hot_label_batch_checks_give_what_the_full_checks_give(
+    monkeypatch: pytest.MonkeyPatch, dtype: type, reduction: str
+) -> None:
+    import dataclasses
+
+    from losskit import _validate
+
+    z = rng.normal(size=(100, 10)).astype(dtype)
+    t = rng.integers(0, 10, 100)
+    for axis in (-1, 1):
+        hot = _validate._plain_label_batch(z, t, axis, reduction, 0.0)
+        assert hot is not None
+        monkeypatch.setattr(_validate, "_plain_label_batch", lambda *args: None)
+        full = class_inputs("logits", z, t, axis=axis, reduction=reduction, xp=None)
+        monkeypatch.undo()
+        for field in dataclasses.fields(full):
+            assert getattr(hot, field.name) is getattr(full, field.name) or (
+                getattr(hot, field.name) == getattr(full, field.name)
+            ), field.name
+    # Everything else, and every bad label, is left to the full checks (which word errors).
+    for args in [
+        (z, t.astype(np.int32), -1, reduction, 0.0),
+        (z, t, 0, reduction, 0.0),
+        (z, t, -1, reduction, 0.1),
+        (z, t, -1, "avg", 0.0),
+        (z, np.where(t == 3, 10, t), -1, reduction, 0.0),
+        (z[:0], t[:0], -1, reduction, 0.0),
+        (z.astype(np.float16), t, -1, reduction, 0.0),
+    ]:
+        assert _validate._plain_label_batch(*args) is None
