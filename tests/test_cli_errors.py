@@ -134,3 +134,110 @@ def test_an_unwritable_out_fails_in_the_first_second_naming_the_folder(tmp_path:
     line = one_line(done.stderr)
     assert str(out) in line and "cannot write" in line
     assert "4.2.1" not in done.stdout  # the tour never started
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["eval", "p.npy", "t.npy", "--loss", "softmax-cross-entropy", "--delta", "abc"],
+        ["eval", "p.npy", "t.npy", "--loss", "nope"],
+        ["eval"],
+        ["explain", "nope"],
+        ["train", "--iters", "1.5"],
+        ["data", "verify", "nope"],
+    ],
+)
+def test_a_bad_option_is_one_line_naming_it(argv: list[str]) -> None:
+    code, out, err = run_cli(*argv)
+    assert code == 2
+    line = one_line(err)
+    assert "losskit" in line and "usage" not in (out + err).lower()
+
+
+def test_options_that_cannot_work_are_refused_before_any_work(tmp_path: Path) -> None:
+    code, _, err = run_cli("train", "--lr", "1e300", "--iters", "3", "--out", str(tmp_path / "a"))
+    assert code == 2 and "--lr" in one_line(err)
+    code, _, err = run_cli(
+        "train", "--batch-size", "10000000", "--iters", "1", "--out", str(tmp_path / "b")
+    )
+    assert code == 2 and "--batch-size 10000000 is larger than" in one_line(err)
+
+
+def test_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
+    import os
+
+    import numpy as np
+
+    fifo = tmp_path / "pred.npy"
+    os.mkfifo(fifo)
+    np.save(tmp_path / "t.npy", np.zeros(3, dtype=np.int64))
+    np.save(tmp_path / "p.npy", np.zeros((3, 2)))
+    for argv in (
+        ["eval", str(fifo), str(tmp_path / "t.npy"), "--loss", "softmax-cross-entropy"],
+        ["eval", str(tmp_path / "p.npy"), str(fifo), "--loss", "softmax-cross-entropy"],
+    ):
+        code, _, err = run_cli(*argv)  # run_cli's timeout would catch a hang
+        assert code == 2 and "not a regular file" in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("http://127.0.0.1:1", "expected tcp://HOST:PORT"),
+        ("tls://127.0.0.1:1", "expected tcp://HOST:PORT"),
+        ("tcp://[::1", "--scheduler"),
+    ],
+)
+def test_schedulers_we_cannot_use_fail_at_once(tmp_path: Path, address: str, words: str) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "p.npy", np.zeros((3, 2)))
+    np.save(tmp_path / "t.npy", np.zeros(3, dtype=np.int64))
+    code, _, err = run_cli(
+        "eval",
+        str(tmp_path / "p.npy"),
+        str(tmp_path / "t.npy"),
+        "--loss",
+        "softmax-cross-entropy",
+        "--scheduler",
+        address,
+    )
+    assert code == 2 and words in one_line(err)
+
+
+def test_json_output_stays_json_for_a_nan_result(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    np.save(tmp_path / "p.npy", np.array([[np.nan, 0.0], [0.0, 1.0]]))
+    np.save(tmp_path / "t.npy", np.array([0, 1]))
+    code, out, _ = run_cli(
+        "eval",
+        str(tmp_path / "p.npy"),
+        str(tmp_path / "t.npy"),
+        "--loss",
+        "softmax-cross-entropy",
+        "--json",
+    )
+    assert code == 0
+    result = json.loads(out, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert result["value"] == "nan"
+
+
+@pytest.mark.parametrize("weights", ["1,nan", "1,inf", "1,-1"])
+def test_weights_must_be_finite_and_not_negative(tmp_path: Path, weights: str) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "p.npy", np.zeros((3, 2)))
+    np.save(tmp_path / "t.npy", np.zeros(3, dtype=np.int64))
+    code, _, err = run_cli(
+        "eval",
+        str(tmp_path / "p.npy"),
+        str(tmp_path / "t.npy"),
+        "--loss",
+        "softmax-cross-entropy",
+        "--weight",
+        weights,
+    )
+    assert code == 2 and "weight must be finite and >= 0" in one_line(err)

@@ -111,7 +111,7 @@ def test_cli_download_verify_and_path(
     monkeypatch.setenv("LOSSKIT_DATA", str(tmp_path))
     assert main(["data", "path"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path)
-    assert main(["data", "verify", "mnist"]) == 1  # nothing there yet
+    assert main(["data", "verify", "mnist"]) == 2  # nothing there yet: bad files are bad input
     assert "missing" in capsys.readouterr().out
     # A mirror that sends a corrupted file is the network's fault (exit 1), said in one line.
     assert main(["data", "download", "mnist", "--mirror", f"{server}/corrupt/"]) == 1
@@ -159,7 +159,7 @@ def test_verify_a_folder_as_the_named_data_set(
     assert code == 0 and out.count(": ok") == 4 and "fashion" not in out
     # Named wrongly: every file a mismatch, and each says whose file it is.
     code, out = _verify_cli(capsys, "fashion-mnist", "--data-dir", str(SHARED / "mnist"))
-    assert code == 1 and out.count("checksum mismatch") == 4 and "mnist's" in out
+    assert code == 2 and out.count("checksum mismatch") == 4 and "mnist's" in out
     # A folder with nothing known in it: one clear line, exit 2.
     code, out = _verify_cli(capsys, "--data-dir", str(tmp_path))
     assert code == 2 and "no file of a known data set" in out and str(tmp_path) in out
@@ -177,4 +177,4 @@ def test_verify_finds_raw_files_and_a_tampered_one(
     raw = tmp_path / "t10k-labels-idx1-ubyte"
     raw.write_bytes(raw.read_bytes()[:-1] + b"\x07")
     code, out = _verify_cli(capsys, "--data-dir", str(tmp_path))
-    assert code == 1 and "t10k-labels-idx1-ubyte: checksum mismatch" in out
+    assert code == 2 and "t10k-labels-idx1-ubyte: checksum mismatch" in out

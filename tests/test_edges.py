@@ -76,7 +76,7 @@ def test_longdouble_probabilities_take_the_core_not_a_crash() -> None:
 @pytest.mark.parametrize("option", ["sample_weight", "weight"])
 def test_negative_weights_are_refused(option: str) -> None:
     z, t = np.array([[0.0, 3.0], [0.0, 0.0]]), np.array([0, 1])
-    with pytest.raises(ValueError, match=rf"{option} must be >= 0, got -1.0 at index 1"):
+    with pytest.raises(ValueError, match=rf"{option} must be finite and >= 0, got -1.0 at index 1"):
         lk.softmax_cross_entropy(z, t, **{option: np.array([1.0, -1.0])})
 
 

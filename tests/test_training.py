@@ -198,8 +198,9 @@ def test_cli_train_reports_a_non_finite_loss(
     code = main(
         ["train", "--iters", "300", "--hidden", "8", "--lr", "1e30", "--out", str(tmp_path)]
     )
-    assert code == 3
-    assert "the loss became" in capsys.readouterr().out
+    assert code == 2  # one line on stderr, at the command line's error boundary
+    err = capsys.readouterr().err
+    assert err.startswith("losskit: error: the loss became") and err.count("\n") == 1
 
 
 def test_killed_cli_run_resumes_to_the_same_history(tmp_path: Path) -> None:

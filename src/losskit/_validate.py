@@ -146,8 +146,9 @@ def require_fraction(name: str, value: object) -> None:
 
 
 def require_delta(delta: object) -> None:
-    if not _is_real_number(delta) or not delta >= 0.0:  # type: ignore[operator]
-        raise ValueError(f"delta must be >= 0 (the book uses 1e-7), got {delta!r}")
+    # δ only keeps log(0) finite: at 1 or above, log(y + δ) > 0 and the loss turns negative.
+    if not _is_real_number(delta) or not 0.0 <= delta < 1.0:  # type: ignore[operator]
+        raise ValueError(f"delta must be >= 0 and < 1 (the book uses 1e-7), got {delta!r}")
 
 
 def normalize_axis(axis: int, y: Array) -> int:
@@ -196,7 +197,7 @@ def _require_nonnegative(name: str, w: Array, xp: Namespace) -> None:
     are small next to the predictions); Dask and traced JAX weights are taken as given."""
     if is_dask(w):
         return
-    bad = w < 0
+    bad = ~((w >= 0) & (w < float("inf")))  # NaN fails both: written so
     # (Asked of the result, not of w: under jax.jit even a constant's comparison is traced.)
     if not values_are_readable(bad):
         return
@@ -204,7 +205,7 @@ def _require_nonnegative(name: str, w: Array, xp: Namespace) -> None:
         first = _first_true(bad, xp)
         value = float(xp.reshape(w, (-1,))[first])
         raise ValueError(
-            f"{name} must be >= 0, got {value!r}{_where(_unravel(first, shape_of(w)))}"
+            f"{name} must be finite and >= 0, got {value!r}{_where(_unravel(first, shape_of(w)))}"
         )
 
 

@@ -93,8 +93,9 @@ class TrainConfig:
     def check(self) -> None:
         if self.iters < 1 or self.batch_size < 1 or self.hidden < 1:
             raise ValueError("iters, batch_size and hidden must be positive integers")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        # The weights are float32: a step size beyond its range overflows in the first step.
+        if not (math.isfinite(self.lr) and 0 < self.lr < float(np.finfo(np.float32).max)):
+            raise ValueError(f"--lr must be a positive float32 number, got {self.lr!r}")
 
 
 # Fields that may differ when resuming: more iterations; the same data from another folder.
@@ -532,6 +533,10 @@ def train(
     (x_train, t_train), (x_test, t_test) = load_dataset(config.dataset, data_dir=config.data_dir)
     _check_data("training", x_train, t_train)
     _check_data("test", x_test, t_test)
+    if config.batch_size > len(x_train):
+        raise ValueError(
+            f"--batch-size {config.batch_size} is larger than the {len(x_train)} training images"
+        )
     checkpoint = out / CHECKPOINT
     state = _start(config, checkpoint, resume, x_train.shape[1], CLASSES)
     saved_at = state.iteration if resume else None

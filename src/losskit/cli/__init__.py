@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
+from typing import NoReturn
 
 from losskit.cli import bench, data, evaluate, explain, tour, train
 
@@ -25,15 +26,22 @@ VERSION = "0.1.0"  # kept equal to losskit.__version__ by a test; importing it w
 COMMANDS = (tour, explain, train, evaluate, bench, data)  # in the order --help lists them
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option ends in one line like every other error (not a usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"losskit: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="losskit",
         description="The loss functions of Deep Learning from Scratch, ch. 4.2: run the "
         "chapter, train on MNIST, see why networks minimise a loss and not accuracy.",
     )
     parser.add_argument("--version", action="version", version=f"losskit {VERSION}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         command.register(commands)
     return parser
@@ -48,6 +56,8 @@ def exit_code_and_message(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, KeyboardInterrupt):
         return 130, "interrupted"
     if isinstance(exc, ValueError | TypeError):
+        return 2, str(exc)
+    if isinstance(exc, FloatingPointError):  # a diverged training run: its options were bad
         return 2, str(exc)
     if isinstance(exc, OSError) and not isinstance(exc, ConnectionError | TimeoutError):
         where = f": {exc.filename}" if exc.filename else ""

@@ -79,7 +79,9 @@ def _verify(args: argparse.Namespace) -> int:
             bad += state != "ok"
     if not args.data_dir:
         out.print(f"bundled sample: {escape(str(sample_dir()))}", soft_wrap=True)
-    return 1 if bad else 0
+    if bad:
+        raise ValueError(f"{bad} file(s) failed verification (listed above)")
+    return 0
 
 
 def _what_to_verify(args: argparse.Namespace) -> list[tuple[str, Path]]:

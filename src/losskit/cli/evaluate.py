@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from losskit.cli._common import Subparsers, numbers_or_npy, print_plain
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
     )
     if args.json:
-        print(json.dumps(result.as_dict()))
+        # NaN and inf are not JSON (strict parsers and jq refuse them): spelled as strings.
+        print(json.dumps({k: _json_number(v) for k, v in result.as_dict().items()}))
         return 0
     chunks = f"{result.chunks} chunk{'s' if result.chunks != 1 else ''}"
     print_plain(
@@ -97,3 +99,9 @@ def _numbers_or_file(option: str, text: str | None) -> Any:
         return numbers_or_npy(text)
     except ValueError as exc:
         raise ValueError(f"{option}: {exc}") from None
+
+
+def _json_number(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if value != value else ("inf" if value > 0 else "-inf")
+    return value

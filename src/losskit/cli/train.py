@@ -117,7 +117,7 @@ def _train_with_progress(args: argparse.Namespace, config: Any, out: Any) -> Any
 
 def run(args: argparse.Namespace) -> int:
     from losskit.chapter.plots import training_curves
-    from losskit.chapter.training import CURVES, NonFiniteLossError, TrainConfig
+    from losskit.chapter.training import CURVES, TrainConfig
 
     # A file in the folder's place, a read-only folder or a full disk fails now, naming
     # the folder, before anything is printed or loaded (train() checks it too).
@@ -139,11 +139,9 @@ def run(args: argparse.Namespace) -> int:
         f"{config.loss} loss, {config.iters} iterations of batch {config.batch_size}, "
         f"lr {config.lr}, seed {config.seed} → {args.out}"
     )
-    try:
-        result = _train_with_progress(args, config, out)
-    except NonFiniteLossError as exc:
-        out.print(f"[bold red]error:[/] {exc}")
-        return 3
+    # A diverged run (NonFiniteLossError) ends at the command line's error boundary, like
+    # every other expected failure: one line on stderr, exit 2 (its options were bad).
+    result = _train_with_progress(args, config, out)
     if result.status == "interrupted":
         out.print(
             f"interrupted at iteration {result.iteration}; checkpoint saved. "

@@ -250,6 +250,11 @@ def _checked_options(
             if isinstance(weights.layout, CsvRows) and weights.shape[0] == 1:
                 options[name] = options[name][0]  # one line of a CSV: 1,2,0.5
         if name in options:
+            given = np.asarray(options[name])
+            if given.dtype.kind not in "iuf":  # complex would lose its imaginary part
+                raise ValueError(
+                    f"--{name.replace('_', '-')}: expected real numbers, got dtype {given.dtype}"
+                )
             try:
                 options[name] = np.asarray(options[name], dtype=np.float64)
             except (TypeError, ValueError) as exc:

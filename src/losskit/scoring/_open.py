@@ -5,6 +5,7 @@ Above the readers (`_arrays`, `_npz`, `_csv`), so that none of them imports anot
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -31,6 +32,10 @@ def open_array(spec: str | os.PathLike[str]) -> ArrayFile:
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".npz", ".csv"):
         raise ValueError(f"{path}: unsupported file type {suffix!r}; expected .npy, .npz or .csv")
+    # Looked at before opening: opening a FIFO blocks until someone writes to it.
+    with contextlib.suppress(OSError):
+        if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():
+            raise ValueError(f"{path}: not a regular file")
     try:
         f = open(path, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:

@@ -201,6 +201,10 @@ def _client(address: str) -> Iterator[Any]:
         client = client_type(address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
     except ValueError as exc:
         raise ValueError(f"--scheduler {address!r}: {exc}") from None
+    except MemoryError:  # distributed read a length from bytes of something else
+        raise ConnectionError(
+            f"--scheduler {address}: the server there does not speak Dask's protocol"
+        ) from None
     except OSError as exc:  # distributed's own timeout, once the address answered
         raise TimeoutError(
             f"the Dask scheduler at {address} did not answer within {CONNECT_TIMEOUT_S:g} s ({exc})"
@@ -213,13 +217,18 @@ def _probe(address: str) -> None:
     """For tcp:// (the default scheme): is something there, and does it speak first, as a
     Dask scheduler does? distributed itself would wait 30 s, then leave a client behind
     that takes seconds more to close."""
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme != "tcp":
-        return  # tls://, ws://, ...: the peer waits for the client to speak first
     try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
         host, port = parts.hostname, parts.port
     except ValueError as exc:
         raise ValueError(f"--scheduler {address!r}: {exc}") from None
+    if parts.scheme != "tcp":
+        # tls://, ws://, ... need settings this command has no options for, and a client
+        # that fails on them waits its whole timeout, then prints a traceback as it dies.
+        raise ValueError(
+            f"--scheduler {address!r}: expected tcp://HOST:PORT (scheme {parts.scheme!r} "
+            "is not supported here)"
+        )
     if not host or port is None:
         raise ValueError(f"--scheduler {address!r}: expected tcp://HOST:PORT")
     try:
