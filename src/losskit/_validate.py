@@ -243,19 +243,26 @@ def _sample_weight(w: object, sample_shape: tuple[int, ...], xp: Namespace, like
     return w
 
 
-def _ignore_index(ignore_index: object, t: Array | None, xp: Namespace) -> int | None:
+def _ignore_index(
+    ignore_index: object, labels: Array | None, t: Array, xp: Namespace
+) -> int | None:
+    """ignore_index as an int that fits the labels' dtype; only for label targets."""
     if ignore_index is None:
         return None
+    if labels is None:
+        raise ValueError(
+            "ignore_index applies to integer label targets only, got a target "
+            f"distribution t of y's shape {shape_of(t)} (dtype {dtype_name(t)})"
+        )
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int | np.integer):
         raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
     value = int(ignore_index)
-    if t is not None:
-        info = xp.iinfo(t.dtype)
-        if not info.min <= value <= info.max:
-            raise ValueError(
-                f"ignore_index={value} does not fit labels of dtype {dtype_name(t)} "
-                f"(values {info.min} to {info.max}): no label can equal it"
-            )
+    info = xp.iinfo(labels.dtype)
+    if not info.min <= value <= info.max:
+        raise ValueError(
+            f"ignore_index={value} does not fit labels of dtype {dtype_name(labels)} "
+            f"(values {info.min} to {info.max}): no label can equal it"
+        )
     return value
 
 
@@ -498,6 +505,19 @@ def _plain_label_batch(
     return ClassInputs(_NUMPY, y, 1, str(reduction), y.shape[0], labels=t)
 
 
+def _class_weight(weight: Array, y: Array, axis: int, xp: Namespace) -> Array:
+    """One floating weight >= 0 per class (PyTorch's `weight`)."""
+    require_floating("weight", weight, xp)
+    ys = shape_of(y)
+    if shape_of(weight) != (ys[axis],):
+        raise ValueError(
+            f"weight of shape {shape_of(weight)} does not fit predictions y of shape "
+            f"{ys}: expected one weight per class, shape ({ys[axis]},)"
+        )
+    _require_nonnegative("weight", weight, xp)
+    return weight
+
+
 def class_inputs(
     name: str,
     y: Array,
@@ -544,22 +564,9 @@ def class_inputs(
     )
     inputs.delta = 0.0 if delta is NO_DELTA else float(delta)  # type: ignore[arg-type]
     inputs.labels, inputs.target = read_target(t, y, axis, ns)
-    if inputs.target is not None and ignore_index is not None:
-        raise ValueError(
-            "ignore_index applies to integer label targets only, got a target "
-            f"distribution t of y's shape {ys} (dtype {dtype_name(t)})"
-        )
-    if inputs.labels is not None:
-        inputs.ignore_index = _ignore_index(ignore_index, t, ns)
+    inputs.ignore_index = _ignore_index(ignore_index, inputs.labels, t, ns)
     if weight is not None:
-        require_floating("weight", weight, ns)
-        if shape_of(weight) != (ys[axis],):
-            raise ValueError(
-                f"weight of shape {shape_of(weight)} does not fit predictions y of shape "
-                f"{ys}: expected one weight per class, shape ({ys[axis]},)"
-            )
-        _require_nonnegative("weight", weight, ns)
-        inputs.weight = weight
+        inputs.weight = _class_weight(weight, y, axis, ns)
     if sample_weight is not None:
         inputs.sample_weight = _sample_weight(sample_weight, sample_shape, ns, y)
     require_nonempty_for_mean(reduction, num_samples, y)

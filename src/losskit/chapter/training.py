@@ -507,6 +507,15 @@ def _record(state: TrainState, x: Any, t: Any, x_test: Any, t_test: Any) -> dict
     }
 
 
+def _check_batch_size(config: TrainConfig, images: int) -> None:
+    # Batches are drawn without replacement: more than the data holds cannot be drawn (and
+    # a huge one would first fail as an allocation that does not name the option).
+    if config.batch_size > images:
+        raise ValueError(
+            f"--batch-size {config.batch_size} is larger than the {images} training images"
+        )
+
+
 def train(
     config: TrainConfig,
     out_dir: str | Path,
@@ -533,10 +542,7 @@ def train(
     (x_train, t_train), (x_test, t_test) = load_dataset(config.dataset, data_dir=config.data_dir)
     _check_data("training", x_train, t_train)
     _check_data("test", x_test, t_test)
-    if config.batch_size > len(x_train):
-        raise ValueError(
-            f"--batch-size {config.batch_size} is larger than the {len(x_train)} training images"
-        )
+    _check_batch_size(config, len(x_train))
     checkpoint = out / CHECKPOINT
     state = _start(config, checkpoint, resume, x_train.shape[1], CLASSES)
     saved_at = state.iteration if resume else None
