@@ -943,3 +943,11 @@ def test_row10_a_scheduler_without_workers_is_a_timeout_not_a_hang(
             loss="softmax-cross-entropy",
             scheduler=empty.scheduler_address,
         )
+
+
+def test_an_npz_key_may_hold_a_colon(tmp_path: Path) -> None:
+    z = np.arange(6, dtype=np.float64).reshape(3, 2)
+    np.savez(tmp_path / "p.npz", **{"a:b": z})
+    np.save(tmp_path / "t.npy", np.array([0, 1, 1]))
+    got = score(f"{tmp_path / 'p.npz'}:a:b", tmp_path / "t.npy", loss="softmax-cross-entropy")
+    assert got.value == pytest.approx(float(lk.softmax_cross_entropy(z, np.array([0, 1, 1]))))

@@ -26,8 +26,9 @@ def open_array(spec: str | os.PathLike[str]) -> ArrayFile:
     """Open `.npy`, `.npz` (`file.npz:KEY` picks an array) or `.csv` for reading by rows."""
     text = os.fspath(spec)
     key = None
-    if ".npz:" in text:
-        text, key = text.rsplit(":", 1)
+    cut = text.lower().find(".npz:")  # the key is what follows: it may hold ':' itself
+    if cut >= 0:
+        text, key = text[: cut + 4], text[cut + 5 :]
     path = Path(os.path.abspath(text))  # not resolve(): workers see the path as the user gave it
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".npz", ".csv"):
