@@ -44,17 +44,3 @@ def output_folder(path: Path, option: str = "--out") -> Path:
         raise ValueError(f"{option} {path}: expected a folder, found a file")
     probe_writable(path)
     return path
-
-
-def numbers_or_npy(text: str | None) -> Any:
-    """An option given as comma-separated numbers (1,2,0.5) or as a .npy file."""
-    if text is None:
-        return None
-    if text.endswith(".npy"):
-        import numpy as np
-
-        return np.load(text, allow_pickle=False)
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"expected comma-separated numbers or a .npy file, got {text!r}") from None

@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from losskit.cli._common import Subparsers, numbers_or_npy, print_plain
+from losskit.cli._common import Subparsers, print_plain
 
 LOSSES = [
     "softmax-cross-entropy",
@@ -95,10 +95,14 @@ def _numbers_or_file(option: str, text: str | None) -> Any:
     untrusted array file) and keeps --output from overwriting it."""
     if text is not None and (text.lower().endswith((".npy", ".npz", ".csv")) or ".npz:" in text):
         return text
+    if text is None:
+        return None
     try:
-        return numbers_or_npy(text)
-    except ValueError as exc:
-        raise ValueError(f"{option}: {exc}") from None
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"{option}: expected comma-separated numbers or a .npy/.npz/.csv file, got {text!r}"
+        ) from None
 
 
 def _json_number(value: object) -> object:
