@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 from losskit._array import Array, Namespace, class_last, scalar
 from losskit._inputs import BinaryInputs, ClassInputs
-from losskit._loss import LossTerms
 from losskit._numerics import _log_softmax, _one_hot_mask, _sigmoid, _softplus
+from losskit._terms import LossTerms
 
 
 def _nan_rows(invalid: Array | None, rows: Array, xp: Namespace) -> Array:

@@ -644,3 +644,54 @@ def binary_inputs(
         invalid = _either(invalid, bad_p)
     inputs.invalid = invalid
     return inputs
+
+
+def _kind(a: object) -> str:
+    return type(a).__module__.split(".")[0] + "." + type(a).__name__
+
+
+def _overlaps(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
+    # Bounds first (cheap, and enough for most arrays); then the exact test, which is quick
+    # here because the buffer is contiguous, and which interleaved views need.
+    return bool(np.may_share_memory(a, b)) and bool(np.shares_memory(a, b))
+
+
+def grad_buffer(
+    grad_out: object, names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> np.ndarray[Any, Any]:
+    """Check a caller's gradient buffer against the loss's (already valid) inputs: a NumPy
+    array of the first input's shape and native dtype, C-contiguous (the kernels write
+    rows), writeable, and sharing memory with no input (it is written while they are read)."""
+    first, prediction = names[0], args[0]
+    if not isinstance(grad_out, np.ndarray):
+        raise TypeError(
+            f"grad_out: expected a NumPy array to write the gradient into, got {_kind(grad_out)}"
+        )
+    if not isinstance(prediction, np.ndarray):
+        raise TypeError(
+            f"grad_out: a gradient buffer is for NumPy inputs; {first} is {_kind(prediction)} "
+            "(leave grad_out out: the gradient comes back in the input's own library)"
+        )
+    if grad_out.shape != prediction.shape:
+        raise ValueError(
+            f"grad_out: expected shape {prediction.shape}, as {first}, got {grad_out.shape}"
+        )
+    want = prediction.dtype.newbyteorder("=")
+    if grad_out.dtype != want or not grad_out.dtype.isnative:
+        raise ValueError(
+            f"grad_out: expected dtype {want.name} in native byte order, as {first}, got "
+            f"{grad_out.dtype.name}{'' if grad_out.dtype.isnative else ' (byte-swapped)'}"
+        )
+    if not grad_out.flags.c_contiguous:
+        raise ValueError(
+            "grad_out: expected a C-contiguous array, got a strided or Fortran-order view"
+        )
+    if not grad_out.flags.writeable:
+        raise ValueError("grad_out: expected a writeable array, got a read-only one")
+    for name, a in [*zip(names, args, strict=False), *kwargs.items()]:
+        if isinstance(a, np.ndarray) and _overlaps(grad_out, a):
+            raise ValueError(
+                f"grad_out: expected a buffer apart from the inputs, got one that shares memory "
+                f"with {name} (the gradient would overwrite what it is computed from)"
+            )
+    return grad_out

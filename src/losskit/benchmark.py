@@ -143,12 +143,12 @@ def measure_bandwidth(seconds: float = 1.0) -> float:
     from losskit.kernels import _numba
 
     x = np.ones((1 << 14, 1 << 13), dtype=np.float32)  # 512 MiB
-    _numba.read_all(x[:2])
+    _numba.read_rows(x[:2])
     times: list[float] = []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end or len(times) < 5:
         start = time.perf_counter()
-        _numba.read_all(x)
+        _numba.read_rows(x)
         times.append(time.perf_counter() - start)
     return x.nbytes / statistics.median(times)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from losskit import _core
 from losskit._array import Array, Namespace
-from losskit._loss import Loss, LossTerms
+from losskit._loss import Loss
+from losskit._terms import LossTerms
 from losskit._validate import Reduction, binary_inputs, class_inputs
 from losskit.kernels import dispatch as kernels
 

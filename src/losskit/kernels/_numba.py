@@ -20,6 +20,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic, overload
 
@@ -123,52 +124,194 @@ def exp_array(x: Arr, out: Arr) -> None:
 # ------------------------------------------------------------------ one row
 
 
-@numba.njit(**_OPTS)
-def _row_max(z: Arr, i: int) -> float:
-    """Max of row i (what it makes of NaN does not matter: the caller finds NaN later).
+# ------------------------------------------------------------------ vector building blocks
+# What makes LLVM emit packed (full-width) code for a row, checked by
+# tests/test_kernel_asm.py on the machine that runs it:
+# - A float max is a serial chain that LLVM will not split into lanes without assuming no
+#   NaN. An integer max it splits freely, so the max is taken over an order-preserving
+#   integer key of each float's bits (NaN is dealt with after, see _row_max).
+# - numba widens int32 arithmetic to int64 (half the lanes): the key is built by an
+#   intrinsic in the float's own integer width.
+# - An exp summed into a float64 accumulator converts each float32 to float64 first: half
+#   the lanes again (on AVX2 a quarter). The exps of a block of _BLOCK elements are summed
+#   in the row's dtype (relative error ~ _BLOCK/lanes ulp at worst, 1e-7 in practice) and
+#   the blocks in float64.
+# - Loops run from 0 over a 1-D view: then numba's negative-index wraparound checks fold
+#   away and the loads are contiguous.
 
-    Sixteen running maxima: a single one is a serial dependency chain that LLVM will not
-    vectorise without assuming no NaN; independent ones it does. Nothing else may share
-    this loop: also accumulating a finiteness check (v·0) made it 3x slower, which is why
-    NaN and ±inf are detected from the max and the exp sum instead (see _sce_row).
-    """
-    c = z.shape[1]
-    m = z[i, 0]
-    if c < 32:  # short rows (the chapter's 10 classes): the unrolled loop's setup costs more
-        for k in range(c):
-            v = z[i, k]
-            m = v if v > m else m
-        return m
-    c16 = c - c % 16
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = m
-    n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = m
-    for k in range(0, c16, 16):
-        v0, v1, v2, v3 = z[i, k], z[i, k + 1], z[i, k + 2], z[i, k + 3]
-        v4, v5, v6, v7 = z[i, k + 4], z[i, k + 5], z[i, k + 6], z[i, k + 7]
-        u0, u1, u2, u3 = z[i, k + 8], z[i, k + 9], z[i, k + 10], z[i, k + 11]
-        u4, u5, u6, u7 = z[i, k + 12], z[i, k + 13], z[i, k + 14], z[i, k + 15]
-        m0 = v0 if v0 > m0 else m0
-        m1 = v1 if v1 > m1 else m1
-        m2 = v2 if v2 > m2 else m2
-        m3 = v3 if v3 > m3 else m3
-        m4 = v4 if v4 > m4 else m4
-        m5 = v5 if v5 > m5 else m5
-        m6 = v6 if v6 > m6 else m6
-        m7 = v7 if v7 > m7 else m7
-        n0 = u0 if u0 > n0 else n0
-        n1 = u1 if u1 > n1 else n1
-        n2 = u2 if u2 > n2 else n2
-        n3 = u3 if u3 > n3 else n3
-        n4 = u4 if u4 > n4 else n4
-        n5 = u5 if u5 > n5 else n5
-        n6 = u6 if u6 > n6 else n6
-        n7 = u7 if u7 > n7 else n7
-    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
-    m = max(m, max(max(max(n0, n1), max(n2, n3)), max(max(n4, n5), max(n6, n7))))
-    for k in range(c16, c):
-        v = z[i, k]
-        m = v if v > m else m
-    return m
+_BLOCK = 512  # 2-4 kB: the block's exps are summed from L1
+
+
+@intrinsic
+def _order_key(typingctx: Any, bits: Any) -> Any:
+    """The float whose bits these are, as an integer of the same width that orders like
+    the float: non-negative floats keep their bits, negative ones get the magnitude bits
+    flipped (v ^ ((v >> (w-1)) & (2^(w-1) - 1))). Its own inverse. Positive NaN orders
+    above +inf; negative NaN below -inf."""
+    sig = bits(bits)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        v = args[0]
+        width = v.type.width
+        sign = builder.ashr(v, ir.Constant(v.type, width - 1))
+        return builder.xor(v, builder.and_(sign, ir.Constant(v.type, (1 << (width - 1)) - 1)))
+
+    return sig, codegen
+
+
+@intrinsic
+def _int_max(typingctx: Any, a: Any, b: Any) -> Any:
+    sig = a(a, a)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.select(builder.icmp_signed(">", args[0], args[1]), args[0], args[1])
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch(typingctx: Any, arr: Any, index: Any) -> Any:
+    """Ask for arr[index]'s cache line ahead of use (read, keep in all levels)."""
+    sig = types.void(arr, index)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        ptr = builder.gep(data, [args[1]])
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [ptr.type], fnty)
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _as_bits(row: Arr) -> Arr:  # pragma: no cover - replaced by the overload inside kernels
+    raise NotImplementedError
+
+
+@overload(_as_bits)
+def _as_bits_overload(row: Any) -> Any:
+    bits_type = {types.float32: np.int32, types.float64: np.int64}.get(row.dtype)
+    if bits_type is None:
+        return None
+
+    def as_bits(row: Any) -> Any:
+        return row.view(bits_type)
+
+    return as_bits
+
+
+def _from_bits(bits: int) -> float:  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_from_bits)
+def _from_bits_overload(bits: Any) -> Any:
+    if bits == types.int32:
+
+        def from_bits32(bits: Any) -> Any:
+            return _bits_to_float32(bits)
+
+        return from_bits32
+    if bits == types.int64:
+
+        def from_bits64(bits: Any) -> Any:
+            return _bits_to_float64(bits)
+
+        return from_bits64
+    return None
+
+
+def _zero(row: Arr) -> float:  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_zero)
+def _zero_overload(row: Any) -> Any:
+    zero = np.float32(0.0) if row.dtype == types.float32 else 0.0
+
+    def typed_zero(row: Any) -> Any:
+        return zero
+
+    return typed_zero
+
+
+@numba.njit(**_OPTS)
+def _max(row: Arr) -> float:
+    """Max of a 1-D row, or NaN if it holds a positive NaN (negative NaN sorts below
+    -inf and is not seen here: the exp sum of the row finds it, see _sce_row)."""
+    bits = _as_bits(row)
+    m = _order_key(bits[0])
+    for k in range(bits.shape[0]):
+        m = _int_max(m, _order_key(bits[k]))
+    return _from_bits(_order_key(m))
+
+
+@numba.njit(**_OPTS)
+def _exp_sum(row: Arr, m: float, store: Arr, ahead: Arr) -> float:
+    """Σ exp(row − m) in float64 from block sums in the row's dtype. With `store` (a row of
+    the same length, else empty) each exp is written there too. `ahead` (the next row, or
+    empty) is fetched into cache meanwhile: the max of a row waits on memory and its exps
+    on arithmetic, and this lets the two overlap."""
+    c = row.shape[0]
+    mf = row.dtype.type(m)
+    with_store = store.shape[0] == c
+    step = 64 // row.itemsize
+    s = 0.0
+    for b in range(0, c, _BLOCK):
+        e = min(b + _BLOCK, c)
+        for k in range(b, min(e, ahead.shape[0]), step):
+            _prefetch(ahead, k)
+        block = row[b:e]
+        acc = _zero(row)
+        if with_store:
+            out = store[b:e]
+            for k in range(block.shape[0]):
+                x = _exp(block[k] - mf)
+                out[k] = x
+                acc += x
+        else:
+            for k in range(block.shape[0]):
+                acc += _exp(block[k] - mf)
+        s += acc
+    return s
+
+
+@numba.njit(**_OPTS)
+def _scale(row: Arr, a: float) -> None:
+    af = row.dtype.type(a)
+    for k in range(row.shape[0]):
+        row[k] *= af
+
+
+@numba.njit(**_OPTS)
+def exp_sum_rows(x: Arr, out: Arr) -> None:
+    """out[i] = Σ exp(x[i]) with the kernels' own exp, nothing else: the compute floor."""
+    empty = x[0, :0]
+    for i in range(x.shape[0]):
+        out[i] = _exp_sum(x[i], 0.0, empty, x[i + 1] if i + 1 < x.shape[0] else empty)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def exp_sum_rows_parallel(x: Arr, out: Arr) -> None:
+    empty = x[0, :0]
+    for i in prange(x.shape[0]):
+        out[i] = _exp_sum(x[i], 0.0, empty, x[i + 1] if i + 1 < x.shape[0] else empty)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def read_rows(x: Arr) -> float:
+    """Reads every element once, on all cores, summing in the array's dtype so that the
+    loop runs at full vector width: the memory-read floor."""
+    total = 0.0
+    for i in prange(x.shape[0]):
+        row = x[i]
+        acc = _zero(row)
+        for k in range(row.shape[0]):
+            acc += row[k]
+        total += acc
+    return total
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -245,21 +388,18 @@ def _sce_row(
 ) -> float:
     """Loss of row i for coefficients c_k = coef_t·[k = t] + smooth·w_k (w_k = 1 if no w):
     -Σ c_k log softmax(z)_k = (Σ c)·log s − Σ c_k (z_k − m); gradient (Σ c)·softmax − c."""
-    m = _row_max(z, i)
-    if m == math.inf:
+    row = z[i]
+    m = _max(row)
+    if m != m or m == math.inf:
         return _row_slow(z, i, t, coef_t, smooth, w, out_grad, with_grad, gs)
     c = z.shape[1]
-    s = 0.0  # float64 accumulator: the sum of up to ~10^5 terms keeps float64 accuracy
-    if with_grad:
-        for k in range(c):
-            e = _exp(z[i, k] - m)
-            out_grad[i, k] = e
-            s += e
-    else:
-        for k in range(c):
-            s += _exp(z[i, k] - m)
-    # _exp passes NaN through, so s is NaN exactly when the row holds a NaN or is all -inf
-    # (then z - m = -inf - -inf); +inf gave m = inf above. -inf among finite logits is the
+    ahead = z[i + 1] if i + 1 < z.shape[0] else row[:0]
+    # (no store: an empty view of out_grad, not of z, which may be read-only)
+    store = out_grad[i] if with_grad else out_grad.reshape(-1)[:0]
+    s = _exp_sum(row, m, store, ahead)
+    # _exp passes NaN through, so s is NaN exactly when the row holds a NaN (a negative
+    # NaN escapes _max) or is all -inf (then z - m = -inf - -inf); +inf and positive NaN
+    # gave m = inf or NaN above. -inf among finite logits is the
     # fast path's business: exp gives 0, as on the generic path. The arithmetic below would
     # turn a NaN s into NaN results anyway; the exact path makes that a guarantee.
     if s != s:
@@ -280,9 +420,7 @@ def _sce_row(
                 acc += z[i, k] - m
         dot += smooth * acc
     if with_grad:  # gs: the reduction's 1/denominator, applied here instead of in a new pass
-        scale = total / s * gs
-        for k in range(c):
-            out_grad[i, k] = out_grad[i, k] * scale
+        _scale(out_grad[i], total / s * gs)
         if smooth != 0:
             for k in range(c):
                 out_grad[i, k] -= gs * smooth * (w[k] if w.shape[0] else 1.0)
@@ -656,26 +794,3 @@ def bce(
         out[k] = loss
         if with_grad:
             grad[k] = g * gs
-
-
-@numba.njit(parallel=True, **_OPTS)
-def read_all(x: Arr) -> float:
-    """Touch every element of a 2-D array once, on all cores: the memory-read floor."""
-    total = 0.0
-    for i in prange(x.shape[0]):
-        c = x.shape[1]
-        c8 = c - c % 8
-        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = x[i, 0] * 0
-        for k in range(0, c8, 8):
-            a0 += x[i, k]
-            a1 += x[i, k + 1]
-            a2 += x[i, k + 2]
-            a3 += x[i, k + 3]
-            a4 += x[i, k + 4]
-            a5 += x[i, k + 5]
-            a6 += x[i, k + 6]
-            a7 += x[i, k + 7]
-        for k in range(c8, c):
-            a0 += x[i, k]
-        total += ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-    return total

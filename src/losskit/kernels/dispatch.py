@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from losskit._inputs import BinaryInputs, ClassInputs
-from losskit._loss import LossTerms, kernel_terms
+from losskit._terms import LossTerms, kernel_terms
 
 Arr = np.ndarray[Any, Any]
 
@@ -90,6 +90,16 @@ def first_outside_unit_interval(x: Arr) -> tuple[int, bool]:
     return (-1, True) if found == -2 else (found, False)
 
 
+def _gradient(shape: tuple[int, ...], dtype: Any, with_grad: bool, grad_out: Arr | None) -> Arr:
+    """Where a kernel writes the gradient: the caller's buffer (checked: the input's shape,
+    C-contiguous, so this reshape is a view), a new array, or an empty one (no gradient)."""
+    if grad_out is not None:
+        return grad_out.reshape(shape)
+    if with_grad:
+        return np.empty(shape, dtype)
+    return np.empty((0,) * len(shape), dtype)
+
+
 def label_mean_denominator(inp: ClassInputs, labels: Arr) -> float:
     """What "mean" divides by for label targets (PyTorch's rule, as the core's): the number
     of counted samples, or the sum of their class weights."""
@@ -135,11 +145,15 @@ def small_softmax_cross_entropy(inp: ClassInputs) -> LossTerms:
     n, c = logits.shape
     scale = 1.0 / n if reduction == "mean" else 1.0
 
-    def final(with_grad: bool) -> tuple[Arr, Arr | None]:
+    def final(with_grad: bool, grad_out: Arr | None) -> tuple[Arr, Arr | None]:
         # The gradient; for the value alone of short rows, the kernel's scratch space (at
         # most 2 MB: this path takes < 2^18 elements); long rows need none and get none.
-        scratch = with_grad or c <= SMALL_SCRATCH_MAX_CLASSES
-        grad = np.empty(logits.shape, logits.dtype) if scratch else np.empty((0, c), logits.dtype)
+        if grad_out is not None:
+            grad = grad_out
+        elif with_grad or c <= SMALL_SCRATCH_MAX_CLASSES:
+            grad = np.empty(logits.shape, logits.dtype)
+        else:
+            grad = np.empty((0, c), logits.dtype)
         total = numba_kernels().sce_small(logits, labels, scale, grad, with_grad)
         return logits.dtype.type(total * scale), grad if with_grad else None
 
@@ -169,9 +183,9 @@ def softmax_cross_entropy(inp: ClassInputs) -> LossTerms:
     k = numba_kernels()
     kernel = k.sce_parallel if z.size >= PARALLEL_MIN_ELEMENTS else k.sce_serial
 
-    def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
+    def compute(grad_scale: float, with_grad: bool, grad_out: Arr | None) -> tuple[Arr, Arr | None]:
         out = np.empty(z.shape[0], dtype=z.dtype)
-        grad = np.empty_like(z) if with_grad else np.empty((0, 0), z.dtype)
+        grad = _gradient(z.shape, z.dtype, with_grad, grad_out)
         kernel(
             z,
             labels,
@@ -220,9 +234,9 @@ def class_loss(kind: str, inp: ClassInputs) -> LossTerms:
         denominator = float(inp.num_samples)
     w = np.empty(0, y.dtype) if inp.weight is None else native(inp.weight, y.dtype)
 
-    def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
+    def compute(grad_scale: float, with_grad: bool, grad_out: Arr | None) -> tuple[Arr, Arr | None]:
         out = np.empty(y2.shape[0], dtype=y.dtype)
-        grad = np.empty_like(y2) if with_grad else np.empty((0, num_classes), y.dtype)
+        grad = _gradient(y2.shape, y.dtype, with_grad, grad_out)
         labels = inp.labels is not None
         if kind == "mse":
             kernel = k.mse_labels if labels else k.mse_distribution
@@ -259,9 +273,9 @@ def binary_cross_entropy(inp: BinaryInputs) -> LossTerms:
     flat_t = native(inp.t, p.dtype).reshape(-1)
     pw = np.empty(0, p.dtype) if inp.pos_weight is None else native(inp.pos_weight, p.dtype)
 
-    def compute(grad_scale: float, with_grad: bool) -> tuple[Arr, Arr | None]:
+    def compute(grad_scale: float, with_grad: bool, grad_out: Arr | None) -> tuple[Arr, Arr | None]:
         out = np.empty_like(flat_p)
-        grad = np.empty_like(flat_p) if with_grad else np.empty(0, p.dtype)
+        grad = _gradient(flat_p.shape, p.dtype, with_grad, grad_out)
         numba_kernels().bce(flat_p, flat_t, pw, inp.delta, grad_scale, out, grad, with_grad)
         return out.reshape(p.shape), grad.reshape(p.shape) if with_grad else None
 
