@@ -1,12 +1,12 @@
-"""Softmax cross entropy: losskit vs NumPy the book's way vs torch.nn.functional.
+"""The losses timed against the book's NumPy code and the peers: the same as `losskit bench`
+(the code lives in losskit.benchmark so that the command works from an installed package).
 
-Same as `losskit bench` (the code lives in losskit.benchmark so the command works
-from an installed package):
-
-    python benchmarks/bench_losses.py [--quick] [--seconds 2]
+    python benchmarks/bench_losses.py [--quick] [--shape 4096x32000] [--seconds 2] [--json]
 """
 
-from losskit.benchmark import main
+import sys
+
+from losskit.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["bench", *sys.argv[1:]]))

@@ -676,22 +676,34 @@ def grad_buffer(
         raise ValueError(
             f"grad_out: expected shape {prediction.shape}, as {first}, got {grad_out.shape}"
         )
-    want = prediction.dtype.newbyteorder("=")
-    if grad_out.dtype != want or not grad_out.dtype.isnative:
+    # Written for speed (one flags object, a dtype built only when byte-swapped): this runs
+    # on every step of a training loop, where at 100 × 10 a microsecond is a fifth of it.
+    want = prediction.dtype
+    if not want.isnative:
+        want = want.newbyteorder("=")
+    got = grad_out.dtype
+    if got is not want and (got != want or not got.isnative):
         raise ValueError(
             f"grad_out: expected dtype {want.name} in native byte order, as {first}, got "
-            f"{grad_out.dtype.name}{'' if grad_out.dtype.isnative else ' (byte-swapped)'}"
+            f"{got.name}{'' if got.isnative else ' (byte-swapped)'}"
         )
-    if not grad_out.flags.c_contiguous:
+    flags = grad_out.flags
+    if not flags.c_contiguous:
         raise ValueError(
             "grad_out: expected a C-contiguous array, got a strided or Fortran-order view"
         )
-    if not grad_out.flags.writeable:
+    if not flags.writeable:
         raise ValueError("grad_out: expected a writeable array, got a read-only one")
-    for name, a in [*zip(names, args, strict=False), *kwargs.items()]:
-        if isinstance(a, np.ndarray) and _overlaps(grad_out, a):
-            raise ValueError(
-                f"grad_out: expected a buffer apart from the inputs, got one that shares memory "
-                f"with {name} (the gradient would overwrite what it is computed from)"
-            )
+    for name, a in zip(names, args, strict=False):
+        _require_apart(grad_out, name, a)
+    for name, a in kwargs.items():
+        _require_apart(grad_out, name, a)
     return grad_out
+
+
+def _require_apart(grad_out: np.ndarray[Any, Any], name: str, a: object) -> None:
+    if isinstance(a, np.ndarray) and _overlaps(grad_out, a):
+        raise ValueError(
+            f"grad_out: expected a buffer apart from the inputs, got one that shares memory "
+            f"with {name} (the gradient would overwrite what it is computed from)"
+        )

@@ -72,6 +72,9 @@ class TwoLayerNet:
             "b2": np.zeros(output_size),
         }
         self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
+        # The loss gradient of a batch is used up within its step, so one buffer per batch
+        # shape serves every step (no fresh pages for the kernel to fault in each time).
+        self._grad_buffers: dict[tuple[int, ...], np.ndarray[Any, Any]] = {}
 
     # ------------------------------------------------------------------ forward
 
@@ -102,15 +105,22 @@ class TwoLayerNet:
         if self.loss_name == "cross-entropy":
             if not with_grad:
                 return float(softmax_cross_entropy(logits, t)), None
-            value, d_logits = softmax_cross_entropy.value_and_grad(logits, t)
+            buffer = self._grad_buffer(logits)
+            value, d_logits = softmax_cross_entropy.value_and_grad(logits, t, grad_out=buffer)
             return float(value), d_logits
         y = softmax(logits)
         if not with_grad:
             return float(mean_squared_error(y, t)), None
-        value, d_y = mean_squared_error.value_and_grad(y, t)
+        value, d_y = mean_squared_error.value_and_grad(y, t, grad_out=self._grad_buffer(y))
         # Backward through softmax: J^T g = y ⊙ (g − Σ_k g_k y_k).
         d_logits = y * (d_y - np.sum(d_y * y, axis=1, keepdims=True))
         return float(value), d_logits
+
+    def _grad_buffer(self, like: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        buffer = self._grad_buffers.get(like.shape)
+        if buffer is None or buffer.dtype != like.dtype:
+            buffer = self._grad_buffers[like.shape] = np.empty(like.shape, like.dtype)
+        return buffer
 
     def accuracy(
         self, x: np.ndarray[Any, Any], t: np.ndarray[Any, Any], *, chunk: int = 10_000

@@ -9,10 +9,10 @@ from typing import Any
 Subparsers = Any  # argparse's _SubParsersAction is private
 
 
-def console() -> Any:
+def console(*, stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, stderr=stderr)
 
 
 def print_plain(text: str) -> None:

@@ -300,17 +300,30 @@ def exp_sum_rows_parallel(x: Arr, out: Arr) -> None:
         out[i] = _exp_sum(x[i], 0.0, empty, x[i + 1] if i + 1 < x.shape[0] else empty)
 
 
+@numba.njit(**_OPTS)
+def _read_row(row: Arr) -> float:
+    acc = _zero(row)
+    for k in range(row.shape[0]):
+        acc += row[k]
+    return acc
+
+
 @numba.njit(parallel=True, **_OPTS)
 def read_rows(x: Arr) -> float:
     """Reads every element once, on all cores, summing in the array's dtype so that the
     loop runs at full vector width: the memory-read floor."""
     total = 0.0
     for i in prange(x.shape[0]):
-        row = x[i]
-        acc = _zero(row)
-        for k in range(row.shape[0]):
-            acc += row[k]
-        total += acc
+        total += _read_row(x[i])
+    return total
+
+
+@numba.njit(**_OPTS)
+def read_rows_serial(x: Arr) -> float:
+    """read_rows on one core, for arrays too small to be worth waking the others."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += _read_row(x[i])
     return total
 
 
