@@ -4,7 +4,7 @@ Speed that rests on the compiler's vectoriser can vanish without any test notici
 int32 expression that numba widens to int64, a float accumulator of the wrong width, a
 guard on a negative index): the numbers stay right and only get 2-8x slower. So this
 reads the assembly numba generates for this machine and asks, for each hot loop, for
-its packed instruction on the widest registers the CPU's compiler tuning uses.
+its packed instruction on the registers the compiler uses for the simplest loop here.
 
 numba cannot show the assembly of cached code, so the functions are compiled afresh
 here (same source, same options, no cache). Skipped off x86-64 or without AVX2.
@@ -27,19 +27,17 @@ from losskit.kernels import _numba as kernels  # noqa: E402
 if platform.machine().lower() not in ("x86_64", "amd64"):
     pytest.skip("the packed-instruction check reads x86-64 assembly", allow_module_level=True)
 
+_CPU = numba.config.CPU_NAME or llvm.get_host_cpu_name()
 _FEATURES = llvm.get_host_cpu_features()
-_CPU = llvm.get_host_cpu_name()
-if not _FEATURES.get("avx2"):
+if numba.config.CPU_NAME is None and not _FEATURES.get("avx2"):
     pytest.skip(f"host CPU {_CPU} has no AVX2", allow_module_level=True)
 
-# LLVM keeps to 256-bit vectors on Intel's AVX-512 cores (their clocks drop on 512-bit
-# code: "prefer-256-bit" tuning); on AMD's (Zen 4 and later) it uses the full 512 bits.
-if _FEATURES.get("avx512f") and _CPU.startswith("znver"):
-    REGISTERS = "zmm"
-elif _FEATURES.get("avx512f"):
-    REGISTERS = "[yz]mm"
-else:
-    REGISTERS = "ymm"
+
+def _widest_register(asm: str) -> str:
+    for name in ("zmm", "ymm", "xmm"):
+        if re.search(rf"%{name}\d", asm):
+            return name
+    return "none"
 
 
 def fresh_asm(function: Any, *args: Any) -> str:
@@ -50,12 +48,33 @@ def fresh_asm(function: Any, *args: Any) -> str:
     return "\n".join(copy.inspect_asm().values())
 
 
+ROW = 4096
+
+
+def _plain_sum(x: Any) -> float:
+    acc = x[0] * 0
+    for k in range(x.shape[0]):
+        acc += x[k]
+    return acc
+
+
+# The width this target's compiler gives the simplest reducible loop: 512-bit on AMD's
+# AVX-512 cores, 256-bit on AVX2 ones and on Intel's AVX-512 cores (LLVM's
+# "prefer-256-bit" tuning: their clocks drop on 512-bit code). It follows NUMBA_CPU_NAME
+# (with NUMBA_CPU_FEATURES="" for that CPU's own features), so one machine can check the
+# code another would get: NUMBA_CPU_NAME=znver2 NUMBA_CPU_FEATURES="" pytest this file.
+REGISTERS = _widest_register(
+    fresh_asm(numba.njit(fastmath={"reassoc"})(_plain_sum), np.ones(ROW, np.float32))
+)
+if REGISTERS not in ("ymm", "zmm"):
+    pytest.skip(f"{_CPU}: no loop is vectorised at 256 bits or more", allow_module_level=True)
+
+
 def packed(asm: str, mnemonic: str) -> int:
     """How many `mnemonic` instructions (a regex) work on REGISTERS."""
     return len(re.findall(rf"^\s*(?:{mnemonic})\s[^\n]*%{REGISTERS}", asm, re.MULTILINE))
 
 
-ROW = 4096
 DTYPES = [np.float32, np.float64]
 
 

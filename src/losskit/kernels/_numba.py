@@ -1,16 +1,20 @@
 """The numba kernels themselves. Imported on first use by `losskit.kernels.dispatch`.
 
-Why these shapes of code (measured on a 2-core x86-64 machine, float32):
+Why these shapes of code (measured on 2-core x86-64 machines, float32):
 - numba's `math.exp` is a scalar libm call (no SVML here) and costs more than the
   memory read; `_exp` below is a polynomial exp that LLVM vectorises, accurate to
   float32 (resp. float64) rounding.
 - Rows are handled one at a time, each row read from memory once and then
-  re-read from cache (a row of 50,257 float32 is 200 kB): max, then Σ exp.
+  re-read from cache (a row of 50,257 float32 is 200 kB): max, then Σ exp. The max
+  waits on memory and the exps on arithmetic, so while a row's exps run, the next
+  row is prefetched: the two overlap and a row costs about what its exps cost.
+- Every hot loop runs at the machine's full vector width (see "vector building
+  blocks" below for what that takes; tests/test_kernel_asm.py reads the assembly).
 - Rows holding NaN or +inf, or only -inf, take a careful scalar path with exactly
   the generic path's semantics; the others take the vectorised one (-inf among
   finite logits needs no care: exp gives 0 there too). The big-row kernel finds
-  such rows from the max (+inf) and the exp sum (NaN) rather than with a check in
-  the max loop, which made that loop 3x slower.
+  such rows from the max (+inf, positive NaN) and the exp sum (any NaN) rather than
+  with a check in the max loop, which made that loop 3x slower.
 """
 
 from __future__ import annotations
