@@ -86,6 +86,40 @@ def test_backprop_matches_numerical_gradient(activation: str, loss: str) -> None
         np.testing.assert_allclose(g, numerical[name], rtol=1e-5, atol=1e-8, err_msg=name)
 
 
+@pytest.mark.parametrize("loss", ["cross-entropy", "mse"])
+def test_each_step_reuses_one_gradient_buffer_and_gets_its_own_gradient(
+    loss: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loss gradient goes into one buffer per batch shape (no fresh pages per step), and
+    each step's gradients are what a fresh network computes for that batch."""
+    from losskit.chapter import network
+
+    buffers: list[int] = []
+    fn = network.softmax_cross_entropy if loss == "cross-entropy" else network.mean_squared_error
+    original = type(fn).value_and_grad
+
+    def spy(self: Any, *args: Any, grad_out: Any = None, **kwargs: Any) -> Any:
+        buffers.append(id(grad_out))
+        assert grad_out is not None
+        return original(self, *args, grad_out=grad_out, **kwargs)
+
+    monkeypatch.setattr(type(fn), "value_and_grad", spy)
+    rng = np.random.default_rng(1)
+
+    def fresh() -> TwoLayerNet:
+        return TwoLayerNet(6, 5, 4, rng=np.random.default_rng(2), loss=loss)  # type: ignore[arg-type]
+
+    net = fresh()
+    for _ in range(3):
+        x, t = rng.normal(size=(7, 6)).astype(np.float32), rng.integers(0, 4, 7)
+        value, grads = net.loss_and_gradient(x, t)
+        expected_value, expected = fresh().loss_and_gradient(x, t)
+        assert value == expected_value
+        for name in grads:
+            np.testing.assert_array_equal(grads[name], expected[name])
+    assert len(set(buffers[::2])) == 1  # every other call is a fresh network's
+
+
 def test_network_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="activation must be 'sigmoid' or 'relu', got 'tanh'"):
         TwoLayerNet(rng=np.random.default_rng(0), activation="tanh")  # type: ignore[arg-type]

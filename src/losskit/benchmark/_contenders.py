@@ -214,10 +214,12 @@ def read_floor(loss: str, variant: str, x: Inputs) -> Call:
     from losskit.kernels import _numba, dispatch
 
     z = x["z"]
-    # As the losses do: small arrays on one core (waking the other costs more than it saves).
-    serial = z.size < dispatch.PARALLEL_MIN_ELEMENTS
-    read = _numba.read_rows_serial if serial else _numba.read_rows
-    return lambda: read(z)
+    # As the losses do: small arrays on one core (waking the other costs more than it saves)
+    # and as one long row (short rows would measure loop overhead, not reading).
+    if z.size < dispatch.PARALLEL_MIN_ELEMENTS:
+        flat = z.reshape(1, -1)
+        return lambda: _numba.read_rows_serial(flat)
+    return lambda: _numba.read_rows(z)
 
 
 def compute_floor(loss: str, variant: str, x: Inputs) -> Call:
@@ -230,9 +232,10 @@ def compute_floor(loss: str, variant: str, x: Inputs) -> Call:
 
     z = x["z"]
     out = np.empty(z.shape[0], z.dtype)
-    serial = z.size < dispatch.PARALLEL_MIN_ELEMENTS
-    exp_sum = _numba.exp_sum_rows if serial else _numba.exp_sum_rows_parallel
-    return lambda: exp_sum(z, out)
+    if z.size < dispatch.PARALLEL_MIN_ELEMENTS:  # as for the read floor
+        flat = z.reshape(1, -1)
+        return lambda: _numba.exp_sum_rows(flat, out)
+    return lambda: _numba.exp_sum_rows_parallel(z, out)
 
 
 # name -> (factory, the losses it runs, threads it may use)
