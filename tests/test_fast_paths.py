@@ -226,6 +226,78 @@ def _strict(a: Any) -> Any:
     return None if a is None else xps.asarray(a)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_polynomial_log_is_within_a_few_ulp(dtype: type) -> None:
+    """Over [0, 1] (BCE's p + δ), around 1 (1 − p + δ), across the whole exponent range
+    including subnormals, and at the special values."""
+    from losskit.kernels import _numba
+
+    rng = np.random.default_rng(5)
+    info = np.finfo(dtype)
+    x = np.concatenate(
+        [
+            rng.random(200_000),
+            1 + rng.uniform(-1e-3, 1e-3, 100_000),
+            np.exp(rng.uniform(np.log(float(info.tiny)), np.log(float(info.max)), 100_000)),
+            info.tiny * rng.random(10_000),  # subnormals
+            [float(info.smallest_subnormal), float(info.tiny), float(info.max), 0.5, 1.0, 2.0],
+        ]
+    ).astype(dtype)
+    x = x[x > 0]
+    out = np.empty_like(x)
+    _numba.log_array(x, out)
+    exact = np.log(x.astype(np.longdouble if dtype == np.float64 else np.float64))
+    ulp = np.abs(out - exact) / np.spacing(np.abs(exact).astype(dtype)).astype(exact.dtype)
+    assert ulp.max() <= (2.5 if dtype == np.float32 else 3.5), float(ulp.max())
+    assert _numba_log(np.array([1.0], dtype))[0] == 0
+    special = _numba_log(np.array([0.0, np.inf, np.nan, -1.0, -np.inf], dtype))
+    assert special[0] == -np.inf and special[1] == np.inf
+    assert np.isnan(special[2:]).all()
+
+
+def _numba_log(x: Any) -> Any:
+    from losskit.kernels import _numba
+
+    out = np.empty_like(x)
+    _numba.log_array(x, out)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_parallel_probability_kernels_equal_the_core(dtype: type) -> None:
+    """Above 2^18 elements MSE, BCE and the [0, 1] scan split the work over both cores."""
+    rng = np.random.default_rng(11)
+    n, c = 300, 1000
+    y = rng.dirichlet(np.ones(c), size=n).astype(dtype)
+    labels = rng.integers(0, c, n)
+    b = (rng.random((n, c)) < 0.4).astype(dtype)
+    pos_weight = rng.uniform(0.5, 2, c).astype(dtype)
+    tol = {"rtol": 1e-5, "atol": 1e-7} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-15}
+    for loss, t, options in (
+        (lk.mean_squared_error, labels, {}),
+        (lk.mean_squared_error, b, {}),
+        (lk.binary_cross_entropy, b, {}),
+        (lk.binary_cross_entropy, b, {"pos_weight": pos_weight}),
+        (lk.cross_entropy_error, labels, {}),
+    ):
+        for reduction in ("mean", "sum", "none"):
+            fast = loss.value_and_grad(y, t, reduction=reduction, **options)
+            ref = loss.value_and_grad(
+                xps.asarray(y),
+                xps.asarray(t),
+                reduction=reduction,
+                **{k: _strict(v) for k, v in options.items()},
+            )
+            np.testing.assert_allclose(fast[0], np.from_dlpack(ref[0]), **tol)
+            np.testing.assert_allclose(fast[1], np.from_dlpack(ref[1]), **tol)
+    bad = y.copy()
+    bad[10, 3] = np.nan  # a NaN early, in another chunk, must not hide the first bad value
+    bad[200, 7] = 1.5
+    bad[250, 1] = -0.5
+    with pytest.raises(ValueError, match=r"\(200, 7\)"):
+        lk.cross_entropy_error(bad, labels)
+
+
 PROBABILITY_CASES = [
     "mse-labels",
     "mse-dist",
@@ -307,3 +379,18 @@ def test_mse_kernel_sums_in_numpys_order() -> None:
     np.testing.assert_array_equal(
         lk.mean_squared_error(a, b, reduction="none"), 0.5 * np.sum((a - b) ** 2, axis=-1)
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1000, 300_001], ids=["serial", "parallel"])
+def test_an_elements_bce_does_not_depend_on_where_it_sits(dtype: type, size: int) -> None:
+    """Vectorised loops and their scalar remainders must round alike: `losskit eval` in
+    chunks writes the very numbers of one call."""
+    rng = np.random.default_rng(2)
+    p = rng.random(size).astype(dtype)
+    t = rng.random(size).astype(dtype)
+    whole = lk.binary_cross_entropy.value_and_grad(p, t, reduction="none")
+    for offset in (1, 5, 13):
+        part = lk.binary_cross_entropy.value_and_grad(p[offset:], t[offset:], reduction="none")
+        np.testing.assert_array_equal(part[0], whole[0][offset:])
+        np.testing.assert_array_equal(part[1], whole[1][offset:])

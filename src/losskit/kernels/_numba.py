@@ -125,6 +125,96 @@ def exp_array(x: Arr, out: Arr) -> None:
         out[i] = _exp(x[i])
 
 
+@intrinsic
+def _float_to_bits(typingctx: Any, x: Any) -> Any:
+    bits = {types.float32: types.int32, types.float64: types.int64}.get(x)
+    if bits is None:
+        return None
+    sig = bits(x)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], context.get_value_type(bits))
+
+    return sig, codegen
+
+
+def _log(x: float) -> float:  # pragma: no cover - replaced by the overload inside kernels
+    return math.log(x)
+
+
+_SQRT2_32 = F32(1.4142135)
+_TINY_32, _TINY_64 = F32(np.finfo(np.float32).tiny), float(np.finfo(np.float64).tiny)
+
+
+@overload(_log)  # no fast math: see _BCE below
+def _log_overload(x: Any) -> Any:
+    """log(x) = e·ln 2 + log m with x = m·2^e, m in [√½, √2), and log m = 2 atanh(s) for
+    s = (m − 1)/(m + 1), |s| ≤ 0.172, by its odd series (to s^9 for float32, s^21 for
+    float64: truncation below half an ulp); ln 2 in two parts so that e·ln 2 is exact.
+    Subnormal x is scaled into the normal range first. Within 2.5 ulp (float32) and 3.5
+    ulp (float64) of the exact log (tests/test_fast_paths.py measures it);
+    log 0 = -inf, log(+inf) = +inf, NaN for NaN and x < 0. libm's log is a scalar call
+    that LLVM cannot vectorise: this one vectorises, as `_exp` does."""
+    if x == types.float32:
+
+        def log32(x: Any) -> Any:
+            small = x < _TINY_32
+            bits = _float_to_bits(x * F32(16777216.0) if small else x)
+            e = F32(((bits >> np.int32(23)) & np.int32(0xFF)) - np.int32(127))
+            e -= F32(24.0) if small else F32(0.0)
+            m = _bits_to_float32((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000))
+            big = m > _SQRT2_32
+            m = m * F32(0.5) if big else m
+            e = e + F32(1.0) if big else e
+            s = (m - F32(1.0)) / (m + F32(1.0))
+            s2 = s * s
+            p = F32(2.0 / 9) * s2 + F32(2.0 / 7)
+            p = p * s2 + F32(2.0 / 5)
+            p = p * s2 + F32(2.0 / 3)
+            r = e * _LN2_HI_32 + ((F32(2.0) * s + s * s2 * p) + e * _LN2_LO_32)
+            special = F32(-np.inf) if x == F32(0.0) else x  # +inf and NaN stay themselves
+            special = special if x >= F32(0.0) else F32(np.nan)
+            return r if (x > F32(0.0)) & (x < F32(np.inf)) else special
+
+        return log32
+    if x == types.float64:
+
+        def log64(x: Any) -> Any:
+            small = x < _TINY_64
+            bits = _float_to_bits(x * 18014398509481984.0 if small else x)
+            e = float(((bits >> np.int64(52)) & np.int64(0x7FF)) - np.int64(1023))
+            e -= 54.0 if small else 0.0
+            m = _bits_to_float64((bits & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x3FF0000000000000))
+            big = m > 1.4142135623730951
+            m = m * 0.5 if big else m
+            e = e + 1.0 if big else e
+            s = (m - 1.0) / (m + 1.0)
+            s2 = s * s
+            p = 2.0 / 21 * s2 + 2.0 / 19
+            p = p * s2 + 2.0 / 17
+            p = p * s2 + 2.0 / 15
+            p = p * s2 + 2.0 / 13
+            p = p * s2 + 2.0 / 11
+            p = p * s2 + 2.0 / 9
+            p = p * s2 + 2.0 / 7
+            p = p * s2 + 2.0 / 5
+            p = p * s2 + 2.0 / 3
+            r = e * _LN2_HI_64 + ((2.0 * s + s * s2 * p) + e * _LN2_LO_64)
+            special = -np.inf if x == 0.0 else x
+            special = special if x >= 0.0 else np.nan
+            return r if (x > 0.0) & (x < np.inf) else special
+
+        return log64
+    return None
+
+
+@numba.njit(**_OPTS)
+def log_array(x: Arr, out: Arr) -> None:
+    """The polynomial log over an array (for tests of its accuracy)."""
+    for i in range(x.shape[0]):
+        out[i] = _log(x[i])
+
+
 # ------------------------------------------------------------------ one row
 
 
@@ -634,16 +724,48 @@ def sce_small(z: Arr, labels: Arr, grad_scale: float, grad: Arr, with_grad: bool
 
 
 @numba.njit(**_OPTS)
+def _outside_span(flat: Arr, lo: int, hi: int) -> tuple[int, bool]:
+    """(first index in [lo, hi) outside [0, 1] or -1, whether a NaN came before it). Block
+    by block: a flag per block vectorises, an early exit per element does not."""
+    nan = False
+    for b in range(lo, hi, _BLOCK):
+        block = flat[b : min(b + _BLOCK, hi)]
+        bad = False
+        for k in range(block.shape[0]):
+            v = block[k]
+            bad |= (v < 0) | (v > 1)
+            nan |= v != v
+        if bad:
+            for k in range(block.shape[0]):
+                if block[k] < 0 or block[k] > 1:
+                    return b + k, nan
+    return -1, nan
+
+
+@numba.njit(**_OPTS)
 def first_outside_unit_interval(flat: Arr) -> int:
     """Index of the first element outside [0, 1]; else -2 if some element is NaN (NaN
     passes the check, and the loss kernels then know to look for it), else -1."""
-    nan = False
-    for k in range(flat.shape[0]):
-        v = flat[k]
-        if v < 0 or v > 1:
-            return k
-        nan |= v != v
-    return -2 if nan else -1
+    first, nan = _outside_span(flat, 0, flat.shape[0])
+    return first if first >= 0 else (-2 if nan else -1)
+
+
+# Parallel kernels split their work into a fixed number of chunks, so that results never
+# depend on how many threads ran them (sums add the chunks' partial sums in order).
+_CHUNKS = 64
+
+
+@numba.njit(parallel=True, **_OPTS)
+def first_outside_unit_interval_parallel(flat: Arr) -> int:
+    n = flat.shape[0]
+    firsts = np.empty(_CHUNKS, np.int64)
+    nans = np.zeros(_CHUNKS, np.bool_)
+    for c in prange(_CHUNKS):
+        firsts[c], nans[c] = _outside_span(flat, n * c // _CHUNKS, n * (c + 1) // _CHUNKS)
+    for c in range(_CHUNKS):
+        if firsts[c] >= 0:
+            return firsts[c]
+    return -2 if nans.any() else -1
 
 
 # Without reassoc: the sums below keep NumPy's own summation order (pairwise, 8-way
@@ -719,28 +841,37 @@ def _pairwise_rec(d2: Arr, lo: int, n: int) -> float:
 
 
 @numba.njit(**_EXACT)
-def mse_distribution(y: Arr, t: Arr, gs: float, out: Arr, grad: Arr, with_grad: bool) -> None:
+def _mse_rows(
+    y: Arr, t: Arr, labels: Arr, gs: float, out: Arr, grad: Arr, with_grad: bool, lo: int, hi: int
+) -> None:
+    """Rows [lo, hi): target rows t, or (t empty) one-hot rows of `labels`."""
     d2 = np.empty(y.shape[1], y.dtype)  # one row of squares: O(C) scratch, reused
-    for i in range(y.shape[0]):
-        for k in range(y.shape[1]):
-            d = y[i, k] - t[i, k]
+    one_hot = t.shape[0] == 0
+    for i in range(lo, hi):
+        yi = y[i]
+        ti = yi if one_hot else t[i]
+        j = labels[i] if one_hot else -1
+        gi = grad[i] if with_grad else d2[:0]
+        for k in range(yi.shape[0]):
+            d = (yi[k] - 1.0 if k == j else yi[k]) if one_hot else yi[k] - ti[k]
             d2[k] = d * d
             if with_grad:
-                grad[i, k] = d * gs
+                gi[k] = d * gs
         out[i] = 0.5 * _pairwise_rec(d2, 0, d2.shape[0])
 
 
 @numba.njit(**_EXACT)
-def mse_labels(y: Arr, labels: Arr, gs: float, out: Arr, grad: Arr, with_grad: bool) -> None:
-    d2 = np.empty(y.shape[1], y.dtype)
-    for i in range(y.shape[0]):
-        j = labels[i]
-        for k in range(y.shape[1]):
-            d = y[i, k] - 1.0 if k == j else y[i, k]
-            d2[k] = d * d
-            if with_grad:
-                grad[i, k] = d * gs
-        out[i] = 0.5 * _pairwise_rec(d2, 0, d2.shape[0])
+def mse(y: Arr, t: Arr, labels: Arr, gs: float, out: Arr, grad: Arr, with_grad: bool) -> None:
+    _mse_rows(y, t, labels, gs, out, grad, with_grad, 0, y.shape[0])
+
+
+@numba.njit(parallel=True, **_EXACT)
+def mse_parallel(
+    y: Arr, t: Arr, labels: Arr, gs: float, out: Arr, grad: Arr, with_grad: bool
+) -> None:
+    n = y.shape[0]
+    for c in prange(_CHUNKS):
+        _mse_rows(y, t, labels, gs, out, grad, with_grad, n * c // _CHUNKS, n * (c + 1) // _CHUNKS)
 
 
 @numba.njit(**_OPTS)
@@ -791,23 +922,116 @@ def cee_distribution(
         out[i] = acc
 
 
+# No fast math: reassociating (1 − p) + δ into (1 + δ) − p changes which side of 1.0 a
+# float32 lands on (log's 0 becomes 1.2e-7), and any flag that lets the vectorised body
+# round differently from the scalar remainder makes an element's loss depend on where it
+# sits in the array, so that `losskit eval` in chunks would differ in the last bit from
+# one call. (The sums, which need reassoc to vectorise, run in _read_row.)
+_BCE: dict[str, Any] = {**_OPTS, "fastmath": False}
+
+
+@numba.njit(inline="always", **_BCE)
+def _bce_loss(pk: float, tk: float, wk: float, delta: float, one: float) -> float:
+    """The core's arithmetic, in the same order and dtype (delta and one are p's dtype): a
+    log is taken only where its coefficient is non-zero (0 · log 0 would be NaN)."""
+    zero = one - one
+    pos = wk * (tk * _log(pk + delta)) if tk != zero else zero
+    neg = (one - tk) * _log((one - pk) + delta) if tk != one else zero
+    return -(pos + neg)
+
+
+@numba.njit(inline="always", **_BCE)
+def _bce_grad(pk: float, tk: float, wk: float, delta: float, one: float) -> float:
+    zero = one - one
+    d_pos = wk * (tk / (pk + delta)) if tk != zero else zero
+    d_neg = (one - tk) / ((one - pk) + delta) if tk != one else zero
+    return d_neg - d_pos
+
+
+@numba.njit(**_BCE)
+def _bce_rows(
+    p: Arr,
+    t: Arr,
+    pw: Arr,
+    delta: float,
+    gs: float,
+    out: Arr,
+    grad: Arr,
+    with_grad: bool,
+    reduce: bool,
+    rows: tuple[int, int],
+) -> float:
+    """Rows [rows) of pw.shape[0] elements of the flat arrays (the last may be short), pw
+    their pos_weight (ones if none): each element's loss into out, or (reduce) into a
+    row of scratch whose sum is returned. One loop per case with no branch but selects:
+    LLVM does not vectorise a loop whose stores are conditional."""
+    total = 0.0
+    length = pw.shape[0]
+    scratch = np.empty(length if reduce else 0, p.dtype)
+    # In p's dtype throughout, as the core computes (p + delta is float32 for float32 p):
+    # a Python float would widen every operation to float64 (half the lanes).
+    d, g, one = p.dtype.type(delta), p.dtype.type(gs), p.dtype.type(1.0)
+    for r in range(rows[0], rows[1]):
+        lo, hi = r * length, min((r + 1) * length, p.shape[0])
+        pr, tr, wr = p[lo:hi], t[lo:hi], pw[: hi - lo]
+        orow = scratch[: hi - lo] if reduce else out[lo:hi]
+        for k in range(pr.shape[0]):
+            orow[k] = _bce_loss(pr[k], tr[k], wr[k], d, one)
+        if with_grad:
+            gr = grad[lo:hi]
+            for k in range(pr.shape[0]):
+                gr[k] = _bce_grad(pr[k], tr[k], wr[k], d, one) * g
+        if reduce:
+            total += _read_row(orow)
+    return total
+
+
+_BCE_ROW = 4096  # the rows of the flat arrays when there is no pos_weight to align with
+
+
+@numba.njit(**_OPTS)
+def _bce_weights(pw: Arr, p: Arr) -> Arr:
+    return pw if pw.shape[0] else np.ones(_BCE_ROW, p.dtype)
+
+
 @numba.njit(**_OPTS)
 def bce(
-    p: Arr, t: Arr, pw: Arr, delta: float, gs: float, out: Arr, grad: Arr, with_grad: bool
-) -> None:
+    p: Arr,
+    t: Arr,
+    pw: Arr,
+    delta: float,
+    gs: float,
+    out: Arr,
+    grad: Arr,
+    with_grad: bool,
+    reduce: bool,
+) -> float:
     """Flat arrays; pw is a pos_weight over the last axis, repeating every pw.shape[0]
-    elements (or empty)."""
-    for k in range(p.shape[0]):
-        tk = t[k]
-        wk = pw[k % pw.shape[0]] if pw.shape[0] else 1.0
-        loss = 0.0
-        g = 0.0
-        if tk != 0:
-            loss -= wk * tk * math.log(p[k] + delta)
-            g -= wk * tk / (p[k] + delta)
-        if tk != 1:
-            loss -= (1.0 - tk) * math.log((1.0 - p[k]) + delta)
-            g += (1.0 - tk) / ((1.0 - p[k]) + delta)
-        out[k] = loss
-        if with_grad:
-            grad[k] = g * gs
+    elements (or empty). Returns Σ loss when `reduce` (then out is not written)."""
+    w = _bce_weights(pw, p)
+    rows = (p.shape[0] + w.shape[0] - 1) // w.shape[0]
+    return _bce_rows(p, t, w, delta, gs, out, grad, with_grad, reduce, (0, rows))
+
+
+@numba.njit(parallel=True, **_OPTS)
+def bce_parallel(
+    p: Arr,
+    t: Arr,
+    pw: Arr,
+    delta: float,
+    gs: float,
+    out: Arr,
+    grad: Arr,
+    with_grad: bool,
+    reduce: bool,
+) -> float:
+    w = _bce_weights(pw, p)
+    rows = (p.shape[0] + w.shape[0] - 1) // w.shape[0]
+    sums = np.zeros(_CHUNKS)
+    for c in prange(_CHUNKS):
+        span = (rows * c // _CHUNKS, rows * (c + 1) // _CHUNKS)
+        sums[c] = _bce_rows(p, t, w, delta, gs, out, grad, with_grad, reduce, span)
+    total = 0.0
+    for c in range(_CHUNKS):
+        total += sums[c]
+    return total

@@ -87,7 +87,13 @@ def first_outside_unit_interval(x: Arr) -> tuple[int, bool]:
     if x.dtype.kind == "f" and x.dtype.itemsize not in (4, 8):  # numba: no float16/float128
         bad = ((x < 0) | (x > 1)).reshape(-1)
         return (int(np.argmax(bad)) if bad.any() else -1), True
-    found = int(numba_kernels().first_outside_unit_interval(x.reshape(-1)))
+    k = numba_kernels()
+    scan = (
+        k.first_outside_unit_interval_parallel
+        if x.size >= PARALLEL_MIN_ELEMENTS
+        else k.first_outside_unit_interval
+    )
+    found = int(scan(x.reshape(-1)))
     return (-1, True) if found == -2 else (found, False)
 
 
@@ -258,8 +264,10 @@ def class_loss(kind: str, inp: ClassInputs) -> LossTerms:
         grad = _gradient(y2.shape, y.dtype, with_grad, grad_out)
         labels = inp.labels is not None
         if kind == "mse":
-            kernel = k.mse_labels if labels else k.mse_distribution
-            kernel(y2, t2, grad_scale, out, grad, with_grad)
+            kernel = k.mse_parallel if y2.size >= PARALLEL_MIN_ELEMENTS else k.mse
+            no_rows, no_labels = np.empty((0, num_classes), y.dtype), np.empty(0, np.int64)
+            targets, label_list = (no_rows, t2) if labels else (t2, no_labels)
+            kernel(y2, targets, label_list, grad_scale, out, grad, with_grad)
         else:
             if labels:
                 k.cee_labels(
@@ -291,11 +299,17 @@ def binary_cross_entropy(inp: BinaryInputs) -> LossTerms:
     flat_p = p.reshape(-1)
     flat_t = native(inp.t, p.dtype).reshape(-1)
     pw = np.empty(0, p.dtype) if inp.pos_weight is None else native(inp.pos_weight, p.dtype)
+    k = numba_kernels()
+    kernel = k.bce_parallel if flat_p.size >= PARALLEL_MIN_ELEMENTS else k.bce
+    # Every element is a sample: for "mean" and "sum" the kernel returns the sum (in
+    # float64) and writes no per-element losses, so the value needs no memory of p's size.
+    reduce = inp.reduction != "none"
 
     def compute(grad_scale: float, with_grad: bool, grad_out: Arr | None) -> tuple[Arr, Arr | None]:
-        out = np.empty_like(flat_p)
+        out = np.empty(0 if reduce else flat_p.size, p.dtype)
         grad = _gradient(flat_p.shape, p.dtype, with_grad, grad_out)
-        numba_kernels().bce(flat_p, flat_t, pw, inp.delta, grad_scale, out, grad, with_grad)
-        return out.reshape(p.shape), grad.reshape(p.shape) if with_grad else None
+        total = kernel(flat_p, flat_t, pw, inp.delta, grad_scale, out, grad, with_grad, reduce)
+        per_element = p.dtype.type(total) if reduce else out.reshape(p.shape)
+        return per_element, grad.reshape(p.shape) if with_grad else None
 
     return kernel_terms(np, inp.reduction, inp.num_samples, float(inp.num_samples), compute)
