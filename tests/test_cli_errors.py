@@ -241,3 +241,22 @@ def test_weights_must_be_finite_and_not_negative(tmp_path: Path, weights: str) -
         weights,
     )
     assert code == 2 and "weight must be finite and >= 0" in one_line(err)
+
+
+def test_every_option_of_every_command_has_help_that_shows_its_default() -> None:
+    import argparse
+
+    from losskit.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        text = command.format_help()
+        for action in command._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            assert action.help, f"losskit {name} {action.option_strings[0]} has no help"
+            shown = command._get_formatter()._get_help_string(action) or ""
+            if action.default not in (None, False, argparse.SUPPRESS):
+                assert "default" in shown, f"losskit {name} {action.option_strings[0]}"
+                assert "default" in text

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from losskit.cli import bench, data, evaluate, explain, tour, train
 
@@ -26,8 +26,30 @@ VERSION = "0.1.0"  # kept equal to losskit.__version__ by a test; importing it w
 COMMANDS = (tour, explain, train, evaluate, bench, data)  # in the order --help lists them
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or not action.option_strings
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+        ):
+            return action.help
+        return f"{text} (default: %(default)s)".lstrip()
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad option ends in one line like every other error (not a usage block)."""
+    """argparse, but a bad option ends in one line like every other error (not a usage block),
+    and every --help shows the defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsShown)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"losskit: error: {self.prog}: {message} (see {self.prog} --help)\n")

@@ -41,7 +41,7 @@ def register(commands: Subparsers) -> None:
         "binary_cross_entropy against the book's code and torch. Prints the CPU, medians, "
         "min-max, ratios, peak extra memory and first-call (compile) times, then the "
         "start-up cost of a first call in a new process. The full run needs about 10 GB "
-        "of memory and 20-40 minutes on 2 cores.",
+        "of memory and about 17 minutes on 2 cores.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="the two small shapes only, 0.5 s per measurement"

@@ -34,8 +34,10 @@ def register(commands: Subparsers) -> None:
     )
     parser.add_argument("pred", help="predictions: logits or probabilities, one row per sample")
     parser.add_argument("target", help="targets: labels or distributions, one row per sample")
-    parser.add_argument("--loss", required=True, choices=LOSSES)
-    parser.add_argument("--reduction", choices=["mean", "sum"], default="mean")
+    parser.add_argument("--loss", required=True, choices=LOSSES, help="the loss to compute")
+    parser.add_argument(
+        "--reduction", choices=["mean", "sum"], default="mean", help="how the samples combine"
+    )
     parser.add_argument("--ignore-index", type=int, help="label value to ignore")
     parser.add_argument("--label-smoothing", type=float, help="ε in [0, 1]")
     parser.add_argument("--weight", help="class weights: 1,2,0.5 or a .npy/.npz/.csv file")

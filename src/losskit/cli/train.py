@@ -33,18 +33,25 @@ def register(commands: Subparsers) -> None:
         help="folder with the four IDX files "
         "(default: the cache filled by `losskit data download`)",
     )
-    parser.add_argument("--loss", choices=["cross-entropy", "mse"], default="cross-entropy")
+    parser.add_argument(
+        "--loss",
+        choices=["cross-entropy", "mse"],
+        default="cross-entropy",
+        help="the loss to minimise",
+    )
     parser.add_argument(
         "--activation",
         choices=["sigmoid", "relu"],
         default="relu",
         help="hidden activation (the book uses sigmoid; default relu)",
     )
-    parser.add_argument("--hidden", type=int, default=50, help="hidden units (default 50)")
-    parser.add_argument("--iters", type=int, default=10_000)
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--hidden", type=int, default=50, help="hidden units")
+    parser.add_argument("--iters", type=int, default=10_000, help="SGD steps")
+    parser.add_argument("--batch-size", type=int, default=100, help="samples per mini-batch")
     parser.add_argument("--lr", type=float, default=0.1, help="learning rate")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the weights and of the batches"
+    )
     add_out(parser, "losskit-train", "output folder")
     parser.add_argument(
         "--resume", action="store_true", help="continue from the checkpoint in --out"
