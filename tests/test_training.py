@@ -25,7 +25,13 @@ from limits import run_with_file_size_limit
 import losskit.chapter.training as training
 from losskit.batching import iterate_epoch, sample_batch
 from losskit.chapter.network import TwoLayerNet
-from losskit.chapter.training import NonFiniteLossError, TrainConfig, load_checkpoint, train
+from losskit.chapter.training import (
+    LossDivergedError,
+    NonFiniteLossError,
+    TrainConfig,
+    load_checkpoint,
+    train,
+)
 from losskit.cli import main
 from losskit.datasets import load_dataset
 
@@ -591,12 +597,35 @@ def test_bad_training_data_is_named_not_blamed_on_the_learning_rate(
     assert not (tmp_path / "checkpoint.npz").exists()
 
 
-def test_a_diverging_learning_rate_never_records_a_non_finite_number(tmp_path: Path) -> None:
-    # lr 1000 with ReLU: the loss is huge but finite (dead units), and so is every record.
-    result = train(TrainConfig(dataset="sample", iters=300, hidden=8, lr=1000), tmp_path)
-    assert result.status == "finished"
-    for record in json.loads((tmp_path / "history.json").read_text()):
+def test_a_diverging_learning_rate_stops_by_name_while_the_loss_is_still_finite(
+    tmp_path: Path,
+) -> None:
+    # lr 1000 with ReLU: the loss is huge but finite (dead units). It used to finish with
+    # exit 0; now the run stops once the loss passes 100x its start, naming the rate.
+    with pytest.raises(LossDivergedError, match=r"learning rate 1000(\.0)? is too high") as info:
+        train(TrainConfig(dataset="sample", iters=300, hidden=8, lr=1000), tmp_path)
+    assert "over 100x its start" in str(info.value)
+    history = tmp_path / "history.json"
+    for record in json.loads(history.read_text()) if history.exists() else []:
         assert all(math.isfinite(record[k]) for k in record), record
+
+
+def test_a_diverging_run_ends_the_command_in_one_line_and_exit_2(tmp_path: Path) -> None:
+    options = ["--lr", "1000", "--iters", "300", "--out", str(tmp_path), "--quiet"]
+    out = subprocess.run(
+        [sys.executable, "-m", "losskit", "train", *options],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "learning rate 1000.0 is too high" in out.stderr
+    # Piped, the header is one line (rich used to wrap it at 80 columns).
+    assert "300 iterations of batch 100, lr 1000.0, seed 0" in out.stdout.splitlines()[0]
+
+
+def test_a_working_learning_rate_is_not_taken_for_divergence(tmp_path: Path) -> None:
+    result = train(TrainConfig(dataset="sample", iters=300, hidden=8, lr=0.5), tmp_path)
+    assert result.status == "finished"
 
 
 def test_atomic_writes_keep_plain_permissions_and_name_the_file_on_errors(

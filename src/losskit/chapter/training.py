@@ -74,6 +74,15 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
 
 
+class LossDivergedError(FloatingPointError):
+    """The loss grew past DIVERGED times its first value; the last good checkpoint was kept."""
+
+
+# SGD that works lowers the loss; one that reaches 100x its first mini-batch loss has
+# diverged (cross entropy from 2.3 to 230), even while every number is still finite.
+DIVERGED = 100.0
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be resumed from: corrupt, foreign, tampered or of another run."""
 
@@ -482,17 +491,28 @@ def _start(
     return _new_state(config, features, classes)
 
 
+def _kept(checkpoint: Path, saved_at: int | None) -> str:
+    if saved_at is None:
+        return "no checkpoint had been written yet"
+    return f"the last good checkpoint (iteration {saved_at}) is kept in {checkpoint}"
+
+
 def _non_finite(
     loss: float, state: TrainState, checkpoint: Path, saved_at: int | None, config: TrainConfig
 ) -> NonFiniteLossError:
-    kept = (
-        f"the last good checkpoint (iteration {saved_at}) is kept in {checkpoint}"
-        if saved_at is not None
-        else "no checkpoint had been written yet"
-    )
     return NonFiniteLossError(
         f"the loss became {loss} at iteration {state.iteration + 1} (learning rate "
-        f"{config.lr} too high?); training stopped and {kept}"
+        f"{config.lr} too high?); training stopped and {_kept(checkpoint, saved_at)}"
+    )
+
+
+def _diverged(
+    loss: float, state: TrainState, checkpoint: Path, saved_at: int | None, config: TrainConfig
+) -> LossDivergedError:
+    return LossDivergedError(
+        f"the training loss grew from {state.losses[0]:.4g} to {loss:.4g} (over "
+        f"{DIVERGED:g}x its start) at iteration {state.iteration + 1}: learning rate "
+        f"{config.lr} is too high; training stopped and {_kept(checkpoint, saved_at)}"
     )
 
 
@@ -561,6 +581,8 @@ def train(
             loss, grads = minibatch_gradient(net, x_train, t_train, config.batch_size, state.rng)
         if not math.isfinite(loss):
             raise _non_finite(loss, state, checkpoint, saved_at, config)
+        if state.losses and loss > DIVERGED * state.losses[0]:
+            raise _diverged(loss, state, checkpoint, saved_at, config)
         net.sgd_step(grads, config.lr)
         state.iteration += 1
         state.losses.append(loss)

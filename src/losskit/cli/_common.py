@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ Subparsers = Any  # argparse's _SubParsersAction is private
 def console(*, stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, stderr=stderr)
+    # Piped or redirected, rich would wrap at 80 columns, also in the middle of a number:
+    # there, lines stay whole (a terminal still wraps at its width).
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(highlight=False, stderr=stderr, soft_wrap=not stream.isatty())
 
 
 def print_plain(text: str) -> None:
