@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +147,11 @@ def test_tour_cli_names_its_figures(
     assert main(["tour", "--out", str(tmp_path / "t"), "--lang", "zh"]) == 0
     text = capsys.readouterr().out
     assert str(tmp_path / "t" / "delta.png") in text and "图像已保存到" in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("topic", sorted(TOPICS))
+def test_one_experiment_alone_carries_no_tour_number(topic: str, lang: str, tmp_path: Path) -> None:
+    lines: list[str] = []
+    run_explain(topic, tmp_path, lang=lang, emit=lines.append)
+    assert not any(re.match(r"\d+\. ", line) for line in lines), lines

@@ -7,6 +7,7 @@ stay in English (CJK fonts are not guaranteed on a fresh machine).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,15 +119,20 @@ class TourResult:
 class _Narrator:
     """Collects facts and figures, and prints each paragraph in the chosen language."""
 
-    def __init__(self, out: Path, lang: str, emit: Callable[[str], None]) -> None:
+    def __init__(
+        self, out: Path, lang: str, emit: Callable[[str], None], *, numbered: bool = True
+    ) -> None:
         if lang not in ("en", "zh"):
             raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
         self.out, self.idx, self.emit = out, 0 if lang == "en" else 1, emit
+        self.numbered = numbered  # the tour's "4." means nothing in one experiment alone
         self.result = TourResult()
 
     def say(self, key: str, **values: Any) -> None:
         self.result.facts.update(values)
         text = TEXT[key][self.idx].format(**values)
+        if not self.numbered:
+            text = re.sub(r"^\d+\. ", "", text)
         self.result.paragraphs.append(text)
         self.emit(text)
 
@@ -255,7 +261,7 @@ def _run(
     emit: Callable[[str], None],
     title: str,
 ) -> TourResult:
-    n = _Narrator(Path(out), lang, emit)
+    n = _Narrator(Path(out), lang, emit, numbered=len(steps) > 1)
     start = time.perf_counter()
     emit(title)
     for step in steps:
