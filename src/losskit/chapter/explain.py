@@ -294,9 +294,14 @@ def figure_mse_vs_cross_entropy(r: MseVsCrossEntropy, path: str | Path) -> Path:
     )
     a.bar(k + 0.2, r.grad_mse, 0.4, label=f"MSE on softmax (norm {np.linalg.norm(r.grad_mse):.5f})")
     a.axhline(0, color="grey", lw=0.8)
+    # MSE's gradient is ~1000x smaller than cross entropy's: on a linear axis its bars are
+    # invisible. A symmetric log axis shows both, linear only below the smallest MSE bar.
+    smallest = np.abs(r.grad_mse[r.grad_mse != 0])
+    a.set_yscale("symlog", linthresh=float(smallest.min()) / 2 if smallest.size else 1e-6)
+    a.set_yticks([-1, -1e-2, -1e-4, 0, 1e-4, 1e-2, 1])
     a.set(
         xlabel="class",
-        ylabel="d loss / d logit",
+        ylabel="d loss / d logit (symmetric log scale)",
         xticks=k,
         title=f"confidently wrong (says 2, answer {r.answer}): gradients",
     )
@@ -364,10 +369,12 @@ def figure_minibatch(r: Minibatch, path: str | Path) -> Path:
         ls="--",
         label=f"loss over all {r.train_size} training images = {r.full_loss:.4f}",
     )
+    draws = {len(r.batch_losses[b]) for b in r.sizes}
     ax.set(
         xlabel="mini-batch size",
         ylabel="mean cross-entropy loss of the batch",
-        title="A random mini-batch estimates the loss over all data",
+        title="A random mini-batch estimates the loss over all data "
+        f"({', '.join(map(str, sorted(draws)))} random batches of each size)",
     )
     ax.set_yscale("log")
     ax.legend()
