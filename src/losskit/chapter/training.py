@@ -506,6 +506,15 @@ def _non_finite(
     )
 
 
+def _check_loss(
+    loss: float, state: TrainState, checkpoint: Path, saved_at: int | None, config: TrainConfig
+) -> None:
+    if not math.isfinite(loss):
+        raise _non_finite(loss, state, checkpoint, saved_at, config)
+    if state.losses and loss > DIVERGED * state.losses[0]:
+        raise _diverged(loss, state, checkpoint, saved_at, config)
+
+
 def _diverged(
     loss: float, state: TrainState, checkpoint: Path, saved_at: int | None, config: TrainConfig
 ) -> LossDivergedError:
@@ -579,10 +588,7 @@ def train(
         # below reports that clearly, so NumPy's overflow warnings would only be noise.
         with np.errstate(over="ignore", invalid="ignore"):
             loss, grads = minibatch_gradient(net, x_train, t_train, config.batch_size, state.rng)
-        if not math.isfinite(loss):
-            raise _non_finite(loss, state, checkpoint, saved_at, config)
-        if state.losses and loss > DIVERGED * state.losses[0]:
-            raise _diverged(loss, state, checkpoint, saved_at, config)
+        _check_loss(loss, state, checkpoint, saved_at, config)
         net.sgd_step(grads, config.lr)
         state.iteration += 1
         state.losses.append(loss)
