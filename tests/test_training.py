@@ -657,3 +657,48 @@ def test_cli_train_refuses_a_file_as_output_folder_before_training(
     captured = capsys.readouterr()
     assert captured.err == f"losskit: error: the output folder {a_file} is a file, not a folder\n"
     assert "losskit train" not in captured.out  # refused before anything started
+
+
+def test_the_book_preset_is_the_books_network_and_sampling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from losskit.chapter.training import _new_state, minibatch_gradient
+
+    config = TrainConfig(dataset="sample", iters=30, activation="sigmoid", book=True)
+    state = _new_state(config, 784, 10)
+    params = state.network.params
+    assert all(p.dtype == np.float64 for p in params.values())  # the book's float64 weights
+    assert abs(float(np.std(params["W1"])) - 0.01) < 0.001  # weight_init_std = 0.01
+    assert state.network.activation == "sigmoid"
+    # With replacement, as the book's np.random.choice(train_size, batch_size): a batch of
+    # 100 from 100 samples repeats some (without replacement it would be a permutation).
+    x, t = np.eye(100, 784, dtype=np.float32), np.arange(100) % 10  # 100 distinct rows
+    distinct: list[int] = []
+    net = state.network
+    original = net.loss_and_gradient
+
+    def spy(xb: Any, tb: Any) -> Any:
+        distinct.append(len(np.unique(xb, axis=0)))
+        return original(xb, tb)
+
+    monkeypatch.setattr(net, "loss_and_gradient", spy)
+    rng = np.random.default_rng(0)
+    minibatch_gradient(net, x, t, 100, rng, replace=True)
+    minibatch_gradient(net, x, t, 100, rng)
+    assert distinct[0] < 100 and distinct[1] == 100
+    monkeypatch.undo()
+    result = train(config, tmp_path)
+    assert result.status == "finished"
+    with pytest.raises(ValueError, match="--book is the book's sigmoid network"):
+        train(dataclasses.replace(config, activation="relu"), tmp_path / "relu")
+
+
+def test_cli_book_refuses_another_activation_before_training(tmp_path: Path) -> None:
+    options = ["--book", "--activation", "relu", "--out", str(tmp_path)]
+    out = subprocess.run(
+        [sys.executable, "-m", "losskit", "train", *options],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert "--book is the book's sigmoid network; --activation relu contradicts it" in out.stderr

@@ -98,10 +98,18 @@ class TrainConfig:
     batch_size: int = 100
     lr: float = 0.1
     seed: int = 0
+    # The book's ch. 4.5 run exactly: sigmoid, weights N(0, 0.01²) kept in float64, batches
+    # drawn with replacement (its np.random.choice(train_size, batch_size)).
+    book: bool = False
 
     def check(self) -> None:
         if self.iters < 1 or self.batch_size < 1 or self.hidden < 1:
             raise ValueError("iters, batch_size and hidden must be positive integers")
+        if self.book and self.activation != "sigmoid":
+            raise ValueError(
+                f"--book is the book's sigmoid network; --activation {self.activation} "
+                "contradicts it"
+            )
         # The weights are float32: a step size beyond its range overflows in the first step.
         if not (math.isfinite(self.lr) and 0 < self.lr < float(np.finfo(np.float32).max)):
             raise ValueError(f"--lr must be a positive float32 number, got {self.lr!r}")
@@ -137,7 +145,14 @@ OnEpoch = Callable[[dict[str, Any]], None]
 def _new_state(config: TrainConfig, input_size: int, classes: int) -> TrainState:
     rng = np.random.default_rng(config.seed)
     net = TwoLayerNet(
-        input_size, config.hidden, classes, rng=rng, activation=config.activation, loss=config.loss
+        input_size,
+        config.hidden,
+        classes,
+        rng=rng,
+        activation=config.activation,
+        loss=config.loss,
+        weight_init_std=0.01 if config.book else None,
+        dtype=np.float64 if config.book else np.float32,
     )
     return TrainState(net, rng)
 
@@ -469,9 +484,11 @@ def minibatch_gradient(
     t: np.ndarray[Any, Any],
     batch_size: int,
     rng: np.random.Generator,
+    *,
+    replace: bool = False,
 ) -> tuple[float, dict[str, np.ndarray[Any, Any]]]:
     """One step's work: draw a mini-batch (the chapter's way) and backpropagate its loss."""
-    batch = sample_batch(len(x), batch_size, rng=rng, replace=batch_size > len(x))
+    batch = sample_batch(len(x), batch_size, rng=rng, replace=replace or batch_size > len(x))
     return net.loss_and_gradient(x[batch], t[batch])
 
 
@@ -587,7 +604,9 @@ def train(
         # A diverging run overflows long before it stops; the explicit finiteness check
         # below reports that clearly, so NumPy's overflow warnings would only be noise.
         with np.errstate(over="ignore", invalid="ignore"):
-            loss, grads = minibatch_gradient(net, x_train, t_train, config.batch_size, state.rng)
+            loss, grads = minibatch_gradient(
+                net, x_train, t_train, config.batch_size, state.rng, replace=config.book
+            )
         _check_loss(loss, state, checkpoint, saved_at, config)
         net.sgd_step(grads, config.lr)
         state.iteration += 1
