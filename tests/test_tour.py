@@ -155,3 +155,14 @@ def test_one_experiment_alone_carries_no_tour_number(topic: str, lang: str, tmp_
     lines: list[str] = []
     run_explain(topic, tmp_path, lang=lang, emit=lines.append)
     assert not any(re.match(r"\d+\. ", line) for line in lines), lines
+
+
+def test_the_chinese_readme_shows_the_chapters_numbers_as_the_english_one() -> None:
+    """README.zh.md's Python block is the English README's (its doctest runs there)."""
+    root = Path(__file__).resolve().parents[1]
+    zh = (root / "README.zh.md").read_text(encoding="utf-8")
+    en = (root / "README.md").read_text(encoding="utf-8")
+    assert "(README.zh.md)" in en.splitlines()[2]
+    for line in ("0.09750000000000003", "0.510825457099338", "0.6975", "16.11809565095832"):
+        assert line in zh and line in en
+    assert "pip install . && losskit tour" in zh and 'pip install -e ".[test,jax,dask]"' in zh
