@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from losskit.chapter.figure_text import text
 from losskit.chapter.network import TwoLayerNet
 from losskit.chapter.plots import _pyplot, save_figure
 from losskit.chapter.training import minibatch_gradient
@@ -128,34 +129,34 @@ def accuracy_vs_loss(
     return AccuracyVsLoss(("W2", int(i), int(j)), offsets, acc, loss, d_acc, d_loss, h, samples)
 
 
-def figure_accuracy_vs_loss(r: AccuracyVsLoss, path: str | Path) -> Path:
-    plt = _pyplot()
+def figure_accuracy_vs_loss(r: AccuracyVsLoss, path: str | Path, *, lang: str = "en") -> Path:
+    plt = _pyplot(lang)
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     name = f"{r.weight[0]}[{r.weight[1]}, {r.weight[2]}]"
     (a, b), (c, d) = axes
     a.step(r.offsets, r.accuracy, where="mid", color="tab:orange")
-    a.set(ylabel="accuracy", title=f"accuracy: a staircase ({r.accuracy_levels} levels)")
+    a.set(
+        ylabel=text("acc.accuracy", lang),
+        title=text("acc.accuracy_title", lang, levels=r.accuracy_levels),
+    )
     b.plot(r.offsets, r.loss, color="tab:blue")
-    b.set(ylabel="cross-entropy loss", title="loss: smooth")
+    b.set(ylabel=text("acc.loss", lang), title=text("acc.loss_title", lang))
     c.plot(r.offsets, r.d_accuracy, ".", ms=3, color="tab:orange")
     c.set(
-        xlabel=f"change of weight {name}",
-        ylabel="d accuracy / d w",
-        title=f"derivative 0 at {r.accuracy_flat_fraction:.0%} of points",
+        xlabel=text("acc.change", lang, name=name),
+        ylabel=text("acc.d_accuracy", lang),
+        title=text("acc.flat", lang, share=r.accuracy_flat_fraction),
     )
     d.plot(r.offsets, r.d_loss, color="tab:blue")
     d.axhline(0, color="grey", lw=0.8)
     d.set(
-        xlabel=f"change of weight {name}",
-        ylabel="d loss / d w",
-        title=f"derivative non-zero at {r.loss_nonzero_fraction:.0%} of points",
+        xlabel=text("acc.change", lang, name=name),
+        ylabel=text("acc.d_loss", lang),
+        title=text("acc.nonzero", lang, share=r.loss_nonzero_fraction),
     )
     for ax in axes.flat:
         ax.grid(alpha=0.3)
-    fig.suptitle(
-        f"Moving one weight of a trained network ({r.samples} MNIST images, "
-        f"central differences with h = {r.h:g})"
-    )
+    fig.suptitle(text("acc.suptitle", lang, samples=r.samples, h=r.h))
     return save_figure(fig, path)
 
 
@@ -191,15 +192,15 @@ def step_vs_sigmoid(*, points: int = 601, h: float = 1e-4) -> StepVsSigmoid:
     )
 
 
-def figure_step_vs_sigmoid(r: StepVsSigmoid, path: str | Path) -> Path:
-    plt = _pyplot()
+def figure_step_vs_sigmoid(r: StepVsSigmoid, path: str | Path, *, lang: str = "en") -> Path:
+    plt = _pyplot(lang)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    a.plot(r.x, r.step, label="step function", color="tab:orange")
-    a.plot(r.x, r.sigmoid, label="sigmoid", color="tab:blue")
-    a.set(xlabel="x", ylabel="h(x)", title="activations")
-    b.plot(r.x, r.d_step, label="step: 0 everywhere but the jump", color="tab:orange")
-    b.plot(r.x, r.d_sigmoid, label="sigmoid: σ(1 − σ) > 0 everywhere", color="tab:blue")
-    b.set(xlabel="x", ylabel="dh/dx (numerical)", title="derivatives")
+    a.plot(r.x, r.step, label=text("step.step", lang), color="tab:orange")
+    a.plot(r.x, r.sigmoid, label=text("step.sigmoid", lang), color="tab:blue")
+    a.set(xlabel="x", ylabel="h(x)", title=text("step.activations", lang))
+    b.plot(r.x, r.d_step, label=text("step.d_step", lang), color="tab:orange")
+    b.plot(r.x, r.d_sigmoid, label=text("step.d_sigmoid", lang), color="tab:blue")
+    b.set(xlabel="x", ylabel=text("step.d_label", lang), title=text("step.derivatives", lang))
     for ax in (a, b):
         ax.legend(loc="upper left")
         ax.grid(alpha=0.3)
@@ -227,22 +228,24 @@ def delta(*, delta: float = 1e-7) -> Delta:
     return Delta(p, cross_entropy_error(y, t, delta=delta, reduction="none"), without, delta)
 
 
-def figure_delta(r: Delta, path: str | Path) -> Path:
-    plt = _pyplot()
+def figure_delta(r: Delta, path: str | Path, *, lang: str = "en") -> Path:
+    plt = _pyplot(lang)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     p = r.probabilities[r.probabilities > 0]
     grid = np.logspace(-14, 0, 300)
-    ax.plot(grid, -np.log(grid), label="−log y  (no δ: → ∞ as y → 0)", color="tab:red")
-    ax.plot(grid, -np.log(grid + r.delta), label=f"−log(y + δ), δ = {r.delta:g}", color="tab:blue")
-    ax.plot(p, r.with_delta[r.probabilities > 0], "o", color="tab:blue")
-    ax.axhline(
-        -np.log(r.delta), color="grey", ls=":", label=f"ceiling −log δ = {-np.log(r.delta):.3f}"
+    ax.plot(grid, -np.log(grid), label=text("delta.no_delta", lang), color="tab:red")
+    ax.plot(
+        grid,
+        -np.log(grid + r.delta),
+        label=text("delta.with_delta", lang, delta=r.delta),
+        color="tab:blue",
     )
+    ax.plot(p, r.with_delta[r.probabilities > 0], "o", color="tab:blue")
+    ceiling = text("delta.ceiling", lang, ceiling=-np.log(r.delta))
+    ax.axhline(-np.log(r.delta), color="grey", ls=":", label=ceiling)
     ax.set_xscale("log")
     ax.set(
-        xlabel="probability y of the right class",
-        ylabel="cross-entropy error",
-        title="What δ does: log(0) never happens",
+        xlabel=text("delta.x", lang), ylabel=text("delta.y", lang), title=text("delta.title", lang)
     )
     ax.legend()
     ax.grid(alpha=0.3)
@@ -282,17 +285,21 @@ def mse_vs_cross_entropy(*, iters: int = 300, seed: int = 0) -> MseVsCrossEntrop
     return MseVsCrossEntropy(y[0], 7, grad_ce[0], grad_mse[0], ce, mse)
 
 
-def figure_mse_vs_cross_entropy(r: MseVsCrossEntropy, path: str | Path) -> Path:
-    plt = _pyplot()
+def figure_mse_vs_cross_entropy(
+    r: MseVsCrossEntropy, path: str | Path, *, lang: str = "en"
+) -> Path:
+    plt = _pyplot(lang)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     k = np.arange(len(r.probabilities))
     a.bar(
         k - 0.2,
         r.grad_cross_entropy,
         0.4,
-        label=f"cross entropy: softmax − t (norm {np.linalg.norm(r.grad_cross_entropy):.3f})",
+        label=text("mse.ce_bars", lang, norm=np.linalg.norm(r.grad_cross_entropy)),
     )
-    a.bar(k + 0.2, r.grad_mse, 0.4, label=f"MSE on softmax (norm {np.linalg.norm(r.grad_mse):.5f})")
+    a.bar(
+        k + 0.2, r.grad_mse, 0.4, label=text("mse.mse_bars", lang, norm=np.linalg.norm(r.grad_mse))
+    )
     a.axhline(0, color="grey", lw=0.8)
     # MSE's gradient is ~1000x smaller than cross entropy's: on a linear axis its bars are
     # invisible. A symmetric log axis shows both, linear only below the smallest MSE bar.
@@ -300,18 +307,19 @@ def figure_mse_vs_cross_entropy(r: MseVsCrossEntropy, path: str | Path) -> Path:
     a.set_yscale("symlog", linthresh=float(smallest.min()) / 2 if smallest.size else 1e-6)
     a.set_yticks([-1, -1e-2, -1e-4, 0, 1e-4, 1e-2, 1])
     a.set(
-        xlabel="class",
-        ylabel="d loss / d logit (symmetric log scale)",
+        xlabel=text("mse.class", lang),
+        ylabel=text("mse.d_logit", lang),
         xticks=k,
-        title=f"confidently wrong (says 2, answer {r.answer}): gradients",
+        title=text("mse.title", lang, answer=r.answer),
     )
     a.legend(loc="upper right", fontsize="small")
-    for trace, label in ((r.trace_cross_entropy, "cross entropy"), (r.trace_mse, "MSE")):
+    traces = ((r.trace_cross_entropy, text("mse.ce", lang)), (r.trace_mse, text("mse.mse", lang)))
+    for trace, label in traces:
         b.plot([i for i, _, _ in trace], [acc for _, acc, _ in trace], "o-", ms=3, label=label)
     b.set(
-        xlabel="iteration",
-        ylabel="test accuracy",
-        title="same network, same seed: which loss learns faster",
+        xlabel=text("mse.iteration", lang),
+        ylabel=text("mse.accuracy", lang),
+        title=text("mse.faster", lang),
     )
     b.legend(loc="lower right")
     for ax in (a, b):
@@ -355,8 +363,8 @@ def minibatch(
     return Minibatch(float(per_sample.mean()), len(x), sizes, batches)
 
 
-def figure_minibatch(r: Minibatch, path: str | Path) -> Path:
-    plt = _pyplot()
+def figure_minibatch(r: Minibatch, path: str | Path, *, lang: str = "en") -> Path:
+    plt = _pyplot(lang)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.boxplot(
         [r.batch_losses[b] for b in r.sizes],
@@ -367,14 +375,13 @@ def figure_minibatch(r: Minibatch, path: str | Path) -> Path:
         r.full_loss,
         color="tab:red",
         ls="--",
-        label=f"loss over all {r.train_size} training images = {r.full_loss:.4f}",
+        label=text("batch.full", lang, size=r.train_size, loss=r.full_loss),
     )
     draws = {len(r.batch_losses[b]) for b in r.sizes}
     ax.set(
-        xlabel="mini-batch size",
-        ylabel="mean cross-entropy loss of the batch",
-        title="A random mini-batch estimates the loss over all data "
-        f"({', '.join(map(str, sorted(draws)))} random batches of each size)",
+        xlabel=text("batch.x", lang),
+        ylabel=text("batch.y", lang),
+        title=text("batch.title", lang, draws=", ".join(map(str, sorted(draws)))),
     )
     ax.set_yscale("log")
     ax.legend()

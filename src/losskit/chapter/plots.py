@@ -8,13 +8,25 @@ from typing import Any
 
 from losskit._files import atomic_write
 
+CJK_FONT = Path(__file__).with_name("fonts") / "LosskitSansSC-Regular.otf"
+CJK_FAMILY = "Losskit Sans SC"  # a subset of Noto Sans CJK SC (fonts/OFL.txt)
 
-def _pyplot() -> Any:
+
+def _pyplot(lang: str = "en") -> Any:
+    """pyplot with the Agg backend and, for lang "zh", the bundled CJK font first (glyphs it
+    lacks, such as some math signs, fall back to DejaVu Sans per glyph)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never opens a window
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
 
+    if lang == "zh":
+        if CJK_FAMILY not in {f.name for f in font_manager.fontManager.ttflist}:
+            font_manager.fontManager.addfont(str(CJK_FONT))
+        matplotlib.rcParams["font.family"] = [CJK_FAMILY, "DejaVu Sans"]
+    else:
+        matplotlib.rcParams["font.family"] = matplotlib.rcParamsDefault["font.family"]
     return plt
 
 

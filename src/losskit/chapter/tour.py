@@ -124,7 +124,7 @@ class _Narrator:
     ) -> None:
         if lang not in ("en", "zh"):
             raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
-        self.out, self.idx, self.emit = out, 0 if lang == "en" else 1, emit
+        self.out, self.idx, self.emit, self.lang = out, 0 if lang == "en" else 1, emit, lang
         self.numbered = numbered  # the tour's "4." means nothing in one experiment alone
         self.result = TourResult()
 
@@ -182,7 +182,7 @@ def _training(n: _Narrator) -> None:
 
 def _accuracy_vs_loss(n: _Narrator) -> None:
     r = ex.accuracy_vs_loss()
-    n.figure(ex.figure_accuracy_vs_loss(r, n.out / "accuracy-vs-loss.png"))
+    n.figure(ex.figure_accuracy_vs_loss(r, n.out / "accuracy-vs-loss.png", lang=n.lang))
     n.say(
         "accuracy_vs_loss",
         weight=f"{r.weight[0]}[{r.weight[1]}, {r.weight[2]}]",
@@ -195,7 +195,7 @@ def _accuracy_vs_loss(n: _Narrator) -> None:
 
 def _step_vs_sigmoid(n: _Narrator) -> None:
     r = ex.step_vs_sigmoid()
-    n.figure(ex.figure_step_vs_sigmoid(r, n.out / "step-vs-sigmoid.png"))
+    n.figure(ex.figure_step_vs_sigmoid(r, n.out / "step-vs-sigmoid.png", lang=n.lang))
     n.say(
         "step_vs_sigmoid",
         step_points=len(r.x),
@@ -206,7 +206,7 @@ def _step_vs_sigmoid(n: _Narrator) -> None:
 
 def _delta(n: _Narrator) -> None:
     r = ex.delta()
-    n.figure(ex.figure_delta(r, n.out / "delta.png"))
+    n.figure(ex.figure_delta(r, n.out / "delta.png", lang=n.lang))
     small = int(np.flatnonzero(r.probabilities == 1e-12)[0])
     zero = int(np.flatnonzero(r.probabilities == 0)[0])
     n.say(
@@ -220,7 +220,7 @@ def _delta(n: _Narrator) -> None:
 
 def _mse_vs_cross_entropy(n: _Narrator) -> None:
     r = ex.mse_vs_cross_entropy()
-    n.figure(ex.figure_mse_vs_cross_entropy(r, n.out / "mse-vs-cross-entropy.png"))
+    n.figure(ex.figure_mse_vs_cross_entropy(r, n.out / "mse-vs-cross-entropy.png", lang=n.lang))
     n.say(
         "mse_vs_ce",
         p_wrong=float(r.probabilities[2]),
@@ -233,7 +233,7 @@ def _mse_vs_cross_entropy(n: _Narrator) -> None:
 
 def _minibatch(n: _Narrator) -> None:
     r = ex.minibatch()
-    n.figure(ex.figure_minibatch(r, n.out / "minibatch.png"))
+    n.figure(ex.figure_minibatch(r, n.out / "minibatch.png", lang=n.lang))
     n.result.facts["minibatch_errors"] = {b: r.mean_abs_error(b) for b in r.sizes}
     n.say(
         "minibatch",
