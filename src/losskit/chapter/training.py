@@ -523,6 +523,15 @@ def _non_finite(
     )
 
 
+def _step(
+    net: TwoLayerNet, x: Any, t: Any, config: TrainConfig, rng: np.random.Generator
+) -> tuple[float, dict[str, np.ndarray[Any, Any]]]:
+    # A diverging run overflows long before it stops; _check_loss reports that clearly,
+    # so NumPy's overflow warnings would only be noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return minibatch_gradient(net, x, t, config.batch_size, rng, replace=config.book)
+
+
 def _check_loss(
     loss: float, state: TrainState, checkpoint: Path, saved_at: int | None, config: TrainConfig
 ) -> None:
@@ -601,12 +610,7 @@ def train(
             return TrainResult(
                 "interrupted", state.iteration, state.history, state.losses, out, net
             )
-        # A diverging run overflows long before it stops; the explicit finiteness check
-        # below reports that clearly, so NumPy's overflow warnings would only be noise.
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss, grads = minibatch_gradient(
-                net, x_train, t_train, config.batch_size, state.rng, replace=config.book
-            )
+        loss, grads = _step(net, x_train, t_train, config, state.rng)
         _check_loss(loss, state, checkpoint, saved_at, config)
         net.sgd_step(grads, config.lr)
         state.iteration += 1
