@@ -32,16 +32,13 @@ def get_namespace(*arrays: object, xp: Namespace | None = None) -> Namespace:
     try:
         return array_api_compat.array_namespace(*arrays)
     except TypeError as exc:
-        kinds = ", ".join(
-            sorted(
-                {
-                    type(a).__module__.split(".")[0] + "." + type(a).__name__
-                    for a in arrays
-                    if a is not None
-                }
-            )
-        )
+        kinds = ", ".join(sorted({type_name(a) for a in arrays if a is not None}))
         raise TypeError(f"expected arrays from one array library, got {kinds} ({exc})") from None
+
+
+def type_name(a: object) -> str:
+    """'torch.Tensor', 'numpy.ndarray', 'builtins.list': a type as error messages name it."""
+    return type(a).__module__.split(".")[0] + "." + type(a).__name__
 
 
 def device_of(x: Array) -> Any:

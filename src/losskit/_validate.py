@@ -27,6 +27,7 @@ from losskit._array import (
     device_of,
     get_namespace,
     is_dask,
+    type_name,
     values_are_readable,
 )
 from losskit._inputs import BinaryInputs, ClassInputs
@@ -646,10 +647,6 @@ def binary_inputs(
     return inputs
 
 
-def _kind(a: object) -> str:
-    return type(a).__module__.split(".")[0] + "." + type(a).__name__
-
-
 def _overlaps(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
     # Bounds first (cheap, and enough for most arrays); then the exact test, which is quick
     # here because the buffer is contiguous, and which interleaved views need.
@@ -665,11 +662,12 @@ def grad_buffer(
     first, prediction = names[0], args[0]
     if not isinstance(grad_out, np.ndarray):
         raise TypeError(
-            f"grad_out: expected a NumPy array to write the gradient into, got {_kind(grad_out)}"
+            "grad_out: expected a NumPy array to write the gradient into, got "
+            f"{type_name(grad_out)}"
         )
     if not isinstance(prediction, np.ndarray):
         raise TypeError(
-            f"grad_out: a gradient buffer is for NumPy inputs; {first} is {_kind(prediction)} "
+            f"grad_out: a gradient buffer is for NumPy inputs; {first} is {type_name(prediction)} "
             "(leave grad_out out: the gradient comes back in the input's own library)"
         )
     if grad_out.shape != prediction.shape:

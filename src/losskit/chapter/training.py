@@ -514,15 +514,6 @@ def _kept(checkpoint: Path, saved_at: int | None) -> str:
     return f"the last good checkpoint (iteration {saved_at}) is kept in {checkpoint}"
 
 
-def _non_finite(
-    loss: float, state: TrainState, checkpoint: Path, saved_at: int | None, config: TrainConfig
-) -> NonFiniteLossError:
-    return NonFiniteLossError(
-        f"the loss became {loss} at iteration {state.iteration + 1} (learning rate "
-        f"{config.lr} too high?); training stopped and {_kept(checkpoint, saved_at)}"
-    )
-
-
 def _step(
     net: TwoLayerNet, x: Any, t: Any, config: TrainConfig, rng: np.random.Generator
 ) -> tuple[float, dict[str, np.ndarray[Any, Any]]]:
@@ -535,20 +526,20 @@ def _step(
 def _check_loss(
     loss: float, state: TrainState, checkpoint: Path, saved_at: int | None, config: TrainConfig
 ) -> None:
+    """A NaN or infinite loss, or one past DIVERGED times the run's first: stop, naming the
+    learning rate and what was kept."""
+    stopped = f"training stopped and {_kept(checkpoint, saved_at)}"
     if not math.isfinite(loss):
-        raise _non_finite(loss, state, checkpoint, saved_at, config)
+        raise NonFiniteLossError(
+            f"the loss became {loss} at iteration {state.iteration + 1} (learning rate "
+            f"{config.lr} too high?); {stopped}"
+        )
     if state.losses and loss > DIVERGED * state.losses[0]:
-        raise _diverged(loss, state, checkpoint, saved_at, config)
-
-
-def _diverged(
-    loss: float, state: TrainState, checkpoint: Path, saved_at: int | None, config: TrainConfig
-) -> LossDivergedError:
-    return LossDivergedError(
-        f"the training loss grew from {state.losses[0]:.4g} to {loss:.4g} (over "
-        f"{DIVERGED:g}x its start) at iteration {state.iteration + 1}: learning rate "
-        f"{config.lr} is too high; training stopped and {_kept(checkpoint, saved_at)}"
-    )
+        raise LossDivergedError(
+            f"the training loss grew from {state.losses[0]:.4g} to {loss:.4g} (over "
+            f"{DIVERGED:g}x its start) at iteration {state.iteration + 1}: learning rate "
+            f"{config.lr} is too high; {stopped}"
+        )
 
 
 def _record(state: TrainState, x: Any, t: Any, x_test: Any, t_test: Any) -> dict[str, Any]:

@@ -280,8 +280,10 @@ def _prefetch(typingctx: Any, arr: Any, index: Any) -> Any:
     return sig, codegen
 
 
+# In Python (as _exp above) each of these does what its overload compiles to; inside
+# kernels numba uses the overload, typed by the row's dtype.
 def _as_bits(row: Arr) -> Arr:  # pragma: no cover - replaced by the overload inside kernels
-    raise NotImplementedError
+    return row.view(np.int32 if row.dtype.itemsize == 4 else np.int64)
 
 
 @overload(_as_bits)
@@ -296,8 +298,8 @@ def _as_bits_overload(row: Any) -> Any:
     return as_bits
 
 
-def _from_bits(bits: int) -> float:  # pragma: no cover - replaced by the overload
-    raise NotImplementedError
+def _from_bits(bits: Any) -> float:  # pragma: no cover - replaced by the overload
+    return np.asarray(bits).view(np.float32 if np.asarray(bits).itemsize == 4 else np.float64)[()]
 
 
 @overload(_from_bits)
@@ -318,7 +320,7 @@ def _from_bits_overload(bits: Any) -> Any:
 
 
 def _zero(row: Arr) -> float:  # pragma: no cover - replaced by the overload
-    raise NotImplementedError
+    return row.dtype.type(0.0)
 
 
 @overload(_zero)
